@@ -1,0 +1,10 @@
+//go:build darwin || dragonfly || freebsd || openbsd
+
+package core
+
+func platformBackends() []backendInfo {
+	return []backendInfo{
+		{"kqueue", newKqueuePoller},
+		{"poll", newPollPoller},
+	}
+}

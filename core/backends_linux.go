@@ -1,0 +1,10 @@
+//go:build linux
+
+package core
+
+func platformBackends() []backendInfo {
+	return []backendInfo{
+		{"epoll", newEpollPoller},
+		{"poll", newPollPoller},
+	}
+}

@@ -1,0 +1,89 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the reactor's API. Compare with errors.Is.
+var (
+	// ErrNotRunning is returned by Stop when the reactor is not running or is
+	// already stopping (Twisted's ReactorNotRunning).
+	ErrNotRunning = errors.New("reactor: not running")
+	// ErrAlreadyRunning is returned by Run, Interleave and Start when the
+	// reactor is already running (Twisted's ReactorAlreadyRunning).
+	ErrAlreadyRunning = errors.New("reactor: already running")
+	// ErrNotRestartable is returned by Run, Interleave and Start once the
+	// reactor has been stopped (Twisted's ReactorNotRestartable).
+	ErrNotRestartable = errors.New("reactor: cannot be restarted after a stop")
+	// ErrStopped is returned by CallFromThread once the reactor has finished
+	// its shutdown: nothing will ever run the function.
+	ErrStopped = errors.New("reactor: stopped")
+
+	// ErrAlreadyCalled is returned by DelayedCall methods when the call has
+	// already run (Twisted's AlreadyCalled).
+	ErrAlreadyCalled = errors.New("reactor: delayed call already called")
+	// ErrAlreadyCancelled is returned by DelayedCall methods when the call
+	// was cancelled (Twisted's AlreadyCancelled).
+	ErrAlreadyCancelled = errors.New("reactor: delayed call already cancelled")
+
+	// ErrBadDescriptor is the reason given to ConnectionLost when a
+	// descriptor's file descriptor is invalid: it returned -1, it was closed
+	// behind the reactor's back, or it was replaced by another file (dup2).
+	ErrBadDescriptor = errors.New("reactor: bad file descriptor")
+	// ErrShutdown is the reason given to ConnectionLost for descriptors still
+	// registered when the reactor shuts down.
+	ErrShutdown = errors.New("reactor: shut down")
+	// ErrPanic is matched by the PanicError given to ConnectionLost when a
+	// callback of that descriptor panicked.
+	ErrPanic = errors.New("reactor: callback panicked")
+
+	// ErrUnknownBackend is returned by New for a backend name that does not
+	// exist on this platform; see Backends.
+	ErrUnknownBackend = errors.New("reactor: unknown backend")
+	// ErrUnsupported is returned for operations a backend cannot perform
+	// honestly on this platform.
+	ErrUnsupported = errors.New("reactor: not supported by this backend")
+	// ErrInvalidArgument is returned for an option or argument the reactor
+	// cannot use (a nil function, a ring size that is not a power of two,
+	// an unknown phase); the message says which.
+	ErrInvalidArgument = errors.New("reactor: invalid argument")
+	// ErrUnknownTrigger is returned by RemoveSystemEventTrigger for an id
+	// that is not (or no longer) registered.
+	ErrUnknownTrigger = errors.New("reactor: unknown system event trigger")
+)
+
+// PanicError carries a panic recovered from a callback. errors.Is(err,
+// ErrPanic) reports true for it.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the stack of the panicking goroutine
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("reactor: callback panicked: %v", e.Value) }
+
+// Is reports whether target is ErrPanic.
+func (e *PanicError) Is(target error) bool { return target == ErrPanic }
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
+
+// PollerError is returned by Run (and Err) when the poller failed in a way
+// the reactor cannot recover from. The reactor shuts down when it happens.
+type PollerError struct {
+	Backend string // the backend's name, e.g. "epoll"
+	Op      string // the operation that failed, e.g. "epoll_wait"
+	Err     error  // the underlying error, often a syscall.Errno
+}
+
+func (e *PollerError) Error() string {
+	return fmt.Sprintf("reactor: %s backend: %s: %v", e.Backend, e.Op, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *PollerError) Unwrap() error { return e.Err }

@@ -1,0 +1,271 @@
+package core
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reactor is a threaded select reactor: a poll thread waits for readiness
+// and hands work to the main thread through a bounded lock-free ring; every
+// callback (descriptor reads and writes, timers, thread calls, system event
+// triggers) runs on the main thread, the goroutine that drives the reactor
+// with Run, Drain or the function Interleave hands to the host's waker.
+//
+// Concurrency: Stop, CallFromThread, Running, Done, Err, SetShutdownTimeout
+// and Stats are safe from any goroutine. Every other method must be called
+// on the main thread (or, before the reactor starts, on the goroutine that
+// will drive it).
+type Reactor struct {
+	cfg   config
+	log   *slog.Logger
+	clock Clock
+
+	// Shared between goroutines.
+	state    atomic.Int32 // a reactorState
+	running  atomic.Bool
+	stopReq  atomic.Bool // Stop was called; the main thread has not begun the shutdown yet
+	ring     *ring[entry]
+	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
+	overN    atomic.Int32  // len(overflow), readable off the main thread
+	loop     atomic.Pointer[loop]
+	done     chan struct{}
+	doneOnce sync.Once
+	failure  atomic.Pointer[PollerError]
+	shutTO   atomic.Int64 // shutdown timeout in nanoseconds, 0: none
+	watchers sync.WaitGroup
+	watcherN atomic.Int32
+	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
+
+	// Main thread only.
+	overflow    []func() // thread calls from the main thread that found the ring full
+	timers      timerHeap
+	timerSeq    uint64
+	events      map[string]*sysEvent
+	triggerSeq  uint64
+	slots       slotTable
+	raw         map[Descriptor]*handle
+	rawSeq      uint64
+	preen       *DelayedCall
+	shutTimer   *DelayedCall
+	crashReq    bool
+	finished    bool // the shutdown sequence has run to its end
+	inRound     bool // the main thread is running a round (no re-entry)
+	failHandled bool
+	shutStart   time.Time
+}
+
+type reactorState int32
+
+const (
+	stateIdle     reactorState = iota // never started, or crashed
+	stateStarting                     // startup fired, Before triggers pending
+	stateRunning
+	stateStopping // Stop was called; shutdown pending or under way
+	stateStopped  // the shutdown sequence finished; cannot restart
+)
+
+// entry is one item of work on the ring: either readiness of a registered
+// descriptor (h) or a thread call (fn). It is a value, so queueing one
+// allocates nothing.
+type entry struct {
+	h  *handle
+	fn func()
+}
+
+// New makes a reactor. It acquires no operating-system resources until it
+// starts (Run, Interleave or Start); they are all released when its
+// shutdown ends.
+func New(opts ...Option) (*Reactor, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Reactor{
+		cfg:     cfg,
+		log:     cfg.logger,
+		clock:   cfg.clock,
+		ring:    newRing[entry](cfg.ringSize),
+		done:    make(chan struct{}),
+		abandon: make(chan struct{}),
+		events:  make(map[string]*sysEvent),
+		raw:     make(map[Descriptor]*handle),
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.clock == nil {
+		r.clock = systemClock{}
+	}
+	r.shutTO.Store(int64(cfg.shutdownTimeout))
+	r.mainG.Store(goid())
+	return r, nil
+}
+
+// Backend returns the name of the poller backend the reactor uses.
+func (r *Reactor) Backend() string {
+	if r.cfg.backend != "" {
+		return r.cfg.backend
+	}
+	return Backends()[0]
+}
+
+// Running reports whether the reactor is running: true from the During
+// phase of startup to the During phase of shutdown (Twisted's
+// reactor.running).
+func (r *Reactor) Running() bool { return r.running.Load() }
+
+// Done returns a channel closed when the shutdown sequence has finished
+// and the reactor has released its poll thread and descriptors.
+func (r *Reactor) Done() <-chan struct{} { return r.done }
+
+// Err returns the poller error that shut the reactor down, if any (a
+// *PollerError), else nil.
+func (r *Reactor) Err() error {
+	if e := r.failure.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// SetShutdownTimeout bounds how long the shutdown sequence waits for the
+// channels returned by before-shutdown triggers: after d (counted from the
+// start of the shutdown) the reactor logs the triggers it gives up on and
+// goes on to disconnect everything. 0 means wait for ever (Twisted's
+// behaviour). It applies to a shutdown already under way. Safe from any
+// goroutine.
+func (r *Reactor) SetShutdownTimeout(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	r.shutTO.Store(int64(d))
+	if r.state.Load() == int32(stateStopping) {
+		// Re-arm the timer on the main thread.
+		_ = r.CallFromThread(r.startShutdownTimer)
+	}
+}
+
+// now is the reactor's clock.
+func (r *Reactor) now() time.Time { return r.clock.Now() }
+
+// Now returns the time by the reactor's clock (Twisted's seconds()).
+func (r *Reactor) Now() time.Time { return r.clock.Now() }
+
+// CallLater schedules f to run on the main thread after d (Twisted's
+// callLater). Calls due at the same instant run in the order they were
+// scheduled; a negative d means as soon as possible. Main thread only: from
+// another goroutine, use CallFromThread to call CallLater.
+func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil function for CallLater", ErrInvalidArgument)
+	}
+	c := &DelayedCall{r: r, fn: f, index: -1}
+	r.schedule(c, r.now().Add(clampDelay(d)))
+	return c, nil
+}
+
+func (r *Reactor) schedule(c *DelayedCall, when time.Time) {
+	r.timerSeq++
+	c.when = when
+	c.seq = r.timerSeq
+	r.timers.push(c)
+	if r.timers.peek() == c {
+		// A new earliest deadline: a sleeping loop may need to wake sooner.
+		if l := r.loop.Load(); l != nil {
+			l.deadlineChanged()
+		}
+	}
+}
+
+// CallFromThread queues f to run on the main thread (Twisted's
+// callFromThread). Safe from any goroutine. Calls made by one goroutine run
+// in the order made; calls made before the reactor runs wait for it. When
+// the ring is full, a call from another goroutine waits (backing off up to
+// a millisecond at a time) until there is room, and a call from the main
+// thread itself never waits: it is kept aside and run after what is
+// queued. It returns ErrStopped once the reactor has shut down, and
+// ErrInvalidArgument for a nil f.
+func (r *Reactor) CallFromThread(f func()) error {
+	if f == nil {
+		return fmt.Errorf("%w: nil function for CallFromThread", ErrInvalidArgument)
+	}
+	if r.state.Load() == int32(stateStopped) {
+		return ErrStopped
+	}
+	if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+		r.wakeConsumer()
+		return nil
+	}
+	return r.callFromThreadSlow(f)
+}
+
+func (r *Reactor) callFromThreadSlow(f func()) error {
+	me := goid()
+	if me == r.mainG.Load() {
+		if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+			r.wakeConsumer()
+			return nil
+		}
+		r.overflow = append(r.overflow, f)
+		r.overN.Store(int32(len(r.overflow)))
+		return nil
+	}
+	backoff := time.Microsecond
+	for spins := 0; ; spins++ {
+		if r.state.Load() == int32(stateStopped) {
+			return ErrStopped
+		}
+		if r.ring.push(entry{fn: f}) {
+			r.wakeConsumer()
+			return nil
+		}
+		r.wakeConsumer()
+		if spins < 16 {
+			runtime.Gosched()
+			continue
+		}
+		time.Sleep(backoff)
+		if backoff < time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// wakeConsumer tells whoever drains the ring that there is work, if it
+// sleeps: the Run loop through the poller's wake-up descriptor, the
+// Interleave waker goroutine through its channel. A host that drains every
+// frame needs no wake-up.
+func (r *Reactor) wakeConsumer() {
+	if l := r.loop.Load(); l != nil {
+		l.wakeConsumer()
+	}
+}
+
+// safeCall runs f, recovering and logging a panic. It reports whether f
+// returned normally.
+func (r *Reactor) safeCall(what string, f func()) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.logPanic(what, v)
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func (r *Reactor) logPanic(what string, v any, attrs ...any) *PanicError {
+	pe := &PanicError{Value: v, Stack: debug.Stack()}
+	args := append([]any{"callback", what, "panic", fmt.Sprint(v), "stack", string(pe.Stack)}, attrs...)
+	r.log.Error("reactor: recovered panic in callback", args...)
+	return pe
+}

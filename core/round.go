@@ -1,0 +1,175 @@
+package core
+
+import "time"
+
+// budget tracks the time a Drain may spend. The clock is read after the
+// first item and then at a stride scaled to how long items take and how much
+// time is left, so that fast items cost no clock read each and the overshoot
+// past the deadline stays within about one item.
+type budget struct {
+	limit    time.Duration // <= 0: one round, no clock reads
+	start    time.Time
+	deadline time.Time
+	ran      int
+	next     int
+	over     bool
+}
+
+const maxStride = 64
+
+func (b *budget) tick() bool {
+	b.ran++
+	if b.limit <= 0 || b.ran < b.next {
+		return false
+	}
+	now := time.Now()
+	if !now.Before(b.deadline) {
+		b.over = true
+		return true
+	}
+	stride := maxStride
+	if per := now.Sub(b.start) / time.Duration(b.ran); per > 0 {
+		if s := int(b.deadline.Sub(now) / (2 * per)); s < stride {
+			stride = max(s, 1)
+		}
+	}
+	b.next = b.ran + stride
+	return false
+}
+
+// rounds runs rounds until nothing is left or the budget is spent; with no
+// budget, exactly one. It returns how many items ran. Main thread.
+func (r *Reactor) rounds(limit time.Duration) int {
+	b := budget{limit: limit, next: 1}
+	if limit > 0 {
+		b.start = time.Now()
+		b.deadline = b.start.Add(limit)
+	}
+	for {
+		complete := r.runRound(&b)
+		if !complete || limit <= 0 || r.loop.Load() == nil || !r.hasWork() {
+			break
+		}
+		if b.over || !time.Now().Before(b.deadline) {
+			break
+		}
+	}
+	return b.ran
+}
+
+// runRound runs one round on the main thread: requests (poller failure,
+// Stop, Crash), the timers due at its start, the ring entries queued at its
+// start, then thread calls the main thread set aside on a full ring. Work
+// queued during the round waits for the next one (Twisted's
+// runUntilCurrent). It returns false if the budget ran out first.
+func (r *Reactor) runRound(b *budget) bool {
+	r.inRound = true
+	defer func() { r.inRound = false }()
+	l := r.loop.Load()
+	r.handleRequests(l)
+	if r.loop.Load() != l || l == nil {
+		return true
+	}
+
+	// Timers due now; calls scheduled during the round wait for the next.
+	now := r.now()
+	limit := r.timerSeq
+	for c := r.timers.peek(); c != nil && !c.when.After(now) && c.seq <= limit; c = r.timers.peek() {
+		r.timers.pop()
+		c.state = callCalled
+		fn := c.fn
+		c.fn = nil
+		r.safeCall("timer", fn)
+		if r.loop.Load() != l {
+			return true
+		}
+		if b.tick() {
+			return false
+		}
+	}
+
+	// Ring entries present at the start of the round.
+	end := r.ring.snapshot()
+	total := end - r.ring.head.Load()
+	var k uint64 // taken since the last release
+	for taken := uint64(0); taken < total; taken++ {
+		e, ok := r.ring.peek(k)
+		if !ok {
+			break // a producer is still writing it; next round
+		}
+		it := *e
+		k++
+		if k == maxStride {
+			r.ring.release(k)
+			k = 0
+		}
+		if it.h != nil {
+			it.h.owner.dispatch(r, it.h)
+		} else {
+			r.safeCall("CallFromThread", it.fn)
+		}
+		if r.loop.Load() != l {
+			r.ring.release(k)
+			return true
+		}
+		if b.tick() {
+			r.ring.release(k)
+			return false
+		}
+	}
+	r.ring.release(k)
+
+	// Thread calls the main thread made while the ring was full.
+	if n := len(r.overflow); n > 0 {
+		for i := 0; i < n; i++ {
+			f := r.overflow[i]
+			r.overflow[i] = nil
+			r.safeCall("CallFromThread", f)
+			if r.loop.Load() != l || (b.tick() && i+1 < n) {
+				rest := copy(r.overflow, r.overflow[i+1:])
+				r.overflow = r.overflow[:rest]
+				r.overN.Store(int32(rest))
+				return r.loop.Load() != l
+			}
+		}
+		rest := copy(r.overflow, r.overflow[n:])
+		clear(r.overflow[rest:])
+		r.overflow = r.overflow[:rest]
+		r.overN.Store(int32(rest))
+	}
+	r.handleRequests(l)
+	return true
+}
+
+// handleRequests acts on what other goroutines (or callbacks) asked for:
+// a poller failure, Stop, Crash.
+func (r *Reactor) handleRequests(l *loop) {
+	if l == nil {
+		return
+	}
+	if pe := r.failure.Load(); pe != nil && !r.failHandled {
+		r.failHandled = true
+		l.dead = true
+		r.log.Error("reactor: poller failed; shutting down", "backend", pe.Backend, "op", pe.Op, "err", pe.Err)
+		r.stopReq.Store(false)
+		r.state.Store(int32(stateStopping))
+		ev := r.event(Shutdown)
+		if !ev.firing {
+			r.shutStart = r.now()
+			r.fireEvent(Shutdown, r.finishShutdown)
+		}
+		// Nothing can wait on I/O any more: go on at once.
+		r.cutEvent(ev, "the poller failed")
+		return
+	}
+	if r.stopReq.Load() && r.stopReq.CompareAndSwap(true, false) {
+		r.shutStart = r.now()
+		r.fireEvent(Shutdown, r.finishShutdown)
+	}
+	if r.crashReq && r.loop.Load() == l {
+		r.crashReq = false
+		r.running.Store(false)
+		r.state.Store(int32(stateIdle))
+		r.teardown()
+	}
+}
