@@ -2,4 +2,7 @@ module github.com/threadedselect/reactor
 
 go 1.24.0
 
-require golang.org/x/sys v0.36.0 // indirect
+require (
+	go.uber.org/goleak v1.3.0 // indirect
+	golang.org/x/sys v0.36.0 // indirect
+)

@@ -224,7 +224,7 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 	}
 	l := &loop{r: r, p: p, mode: mode, events: make([]pollEvent, 256)}
 	r.mainG.Store(goid())
-	r.crashReq = false
+	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
 		if err := p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			h.registerErr = err
@@ -236,11 +236,6 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 		l.clockW = &clockWatcher{wake: l.wakeConsumer}
 		wc.watch(l.clockW)
 	}
-	r.loop.Store(l)
-	if mode == modeThreaded {
-		l.pollDone = make(chan struct{})
-		go l.pollThread()
-	}
 	if waker != nil {
 		l.waker = waker
 		l.notify = make(chan struct{}, 1)
@@ -249,6 +244,15 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 		l.wakerDone = make(chan struct{})
 		l.runOnceFn = l.runOnce
 		l.storeDeadline()
+	}
+	if mode == modeThreaded {
+		l.pollDone = make(chan struct{})
+	}
+	r.loop.Store(l)
+	if mode == modeThreaded {
+		go l.pollThread()
+	}
+	if waker != nil {
 		go l.wakerLoop()
 	}
 	r.fireEvent(Startup, nil)
@@ -275,7 +279,7 @@ func (r *Reactor) Run() error {
 		return err
 	}
 	l := r.loop.Load()
-	for r.loop.Load() == l {
+	for l != nil && r.loop.Load() == l {
 		r.rounds(0)
 		if r.loop.Load() != l {
 			break
@@ -331,7 +335,7 @@ func (r *Reactor) pollTimeout() time.Duration {
 // hasWork reports whether a round would find something to do now. Main
 // thread.
 func (r *Reactor) hasWork() bool {
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() {
 		return true
 	}
 	if r.failure.Load() != nil && !r.failHandled {
@@ -405,7 +409,7 @@ func (l *loop) wakerLoop() {
 // workPending is hasWork for the waker goroutine: atomics only.
 func (l *loop) workPending() bool {
 	r := l.r
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.failure.Load() != nil {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
 		return true
 	}
 	d := l.deadline.Load()

@@ -29,6 +29,7 @@ type Reactor struct {
 	state    atomic.Int32 // a reactorState
 	running  atomic.Bool
 	stopReq  atomic.Bool // Stop was called; the main thread has not begun the shutdown yet
+	crashReq atomic.Bool // Crash was called
 	ring     *ring[entry]
 	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
 	overN    atomic.Int32  // len(overflow), readable off the main thread
@@ -40,6 +41,7 @@ type Reactor struct {
 	watchers sync.WaitGroup
 	watcherN atomic.Int32
 	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
+	stats    counters
 
 	// Main thread only.
 	overflow    []func() // thread calls from the main thread that found the ring full
@@ -52,7 +54,6 @@ type Reactor struct {
 	rawSeq      uint64
 	preen       *DelayedCall
 	shutTimer   *DelayedCall
-	crashReq    bool
 	finished    bool // the shutdown sequence has run to its end
 	inRound     bool // the main thread is running a round (no re-entry)
 	failHandled bool

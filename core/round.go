@@ -45,6 +45,7 @@ func (r *Reactor) rounds(limit time.Duration) int {
 		b.start = time.Now()
 		b.deadline = b.start.Add(limit)
 	}
+	defer func() { r.stats.ran.Add(uint64(b.ran)) }()
 	for {
 		complete := r.runRound(&b)
 		if !complete || limit <= 0 || r.loop.Load() == nil || !r.hasWork() {
@@ -166,8 +167,8 @@ func (r *Reactor) handleRequests(l *loop) {
 		r.shutStart = r.now()
 		r.fireEvent(Shutdown, r.finishShutdown)
 	}
-	if r.crashReq && r.loop.Load() == l {
-		r.crashReq = false
+	if r.crashReq.Load() && r.loop.Load() == l {
+		r.crashReq.Store(false)
 		r.running.Store(false)
 		r.state.Store(int32(stateIdle))
 		r.teardown()

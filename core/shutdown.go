@@ -32,10 +32,8 @@ func (r *Reactor) Crash() {
 	if r.loop.Load() == nil {
 		return
 	}
-	r.crashReq = true
-	if !r.inRound {
-		r.handleRequests(r.loop.Load())
-	}
+	r.crashReq.Store(true)
+	r.wakeConsumer()
 }
 
 // shutdownDuring is the reactor's own During-shutdown step, run before the

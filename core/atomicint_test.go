@@ -1,0 +1,5 @@
+package core
+
+import "sync/atomic"
+
+type atomicInt = atomic.Int64

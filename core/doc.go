@@ -1,0 +1,79 @@
+// Package core is a threaded select reactor for Go: Twisted's
+// twisted.internet._threadedselect, made to live inside a game engine's
+// main loop, with no engine dependency.
+//
+// # The threading rule
+//
+// A reactor has one main thread: the goroutine that drives it. Every
+// callback — DoRead and DoWrite of descriptors, protocol callbacks of
+// transports, timers, thread calls, system event triggers — runs there, so
+// program state touched only by callbacks needs no locks. Other goroutines
+// talk to the reactor only through CallFromThread and Stop (and the
+// read-only Running, Done, Err, Stats).
+//
+// Readiness is waited for by a poll thread (one per reactor, a goroutine
+// locked to its OS thread, using epoll on Linux, kqueue on macOS and the
+// BSDs, or poll(2) anywhere on unix; never select(2), which cannot take
+// descriptors at or above 1024). The poll thread runs no user code: it
+// hands work to the main thread through a bounded lock-free ring. When the
+// ring is full nothing is dropped: the poll thread stops taking readiness
+// until the main thread catches up.
+//
+// # Three ways to drive it
+//
+//   - Run: a headless program's main loop. The calling goroutine waits for
+//     readiness itself (no hop between threads), sleeps while idle and wakes
+//     within microseconds for CallFromThread or Stop; Run returns when the
+//     shutdown sequence has finished.
+//   - Start, then Drain(budget) every frame: for frame-based engines. Drain
+//     runs queued work until the queue is empty or the budget is spent; the
+//     rest stays queued, in order, for the next frame. Package ebitenreactor
+//     does this inside Ebiten's Update.
+//   - Interleave(waker): Twisted's contract for a foreign event loop. The
+//     reactor calls waker(f) from a background goroutine and the host runs f
+//     on its main thread (a GUI toolkit's CallAfter); one f at a time.
+//
+// # Twisted's API, in Go
+//
+//	Twisted                                   this package
+//	reactor.run()                             (*Reactor).Run
+//	reactor.interleave(waker)                 (*Reactor).Interleave
+//	reactor.iterate(0)                        (*Reactor).Drain(0)
+//	reactor.stop()                            (*Reactor).Stop
+//	reactor.crash()                           (*Reactor).Crash
+//	reactor.running                           (*Reactor).Running
+//	reactor.callWhenRunning(f)                (*Reactor).CallWhenRunning
+//	reactor.addSystemEventTrigger(ph, ev, f)  (*Reactor).AddSystemEventTrigger (a Trigger returns a channel instead of a Deferred)
+//	reactor.removeSystemEventTrigger(id)      (*Reactor).RemoveSystemEventTrigger
+//	reactor.fireSystemEvent(ev)               (*Reactor).FireSystemEvent
+//	reactor.callLater(d, f)                   (*Reactor).CallLater -> *DelayedCall
+//	IDelayedCall cancel/reset/delay/active/getTime  DelayedCall.Cancel/Reset/Delay/Active/Time
+//	reactor.seconds()                         (*Reactor).Now
+//	task.Clock                                FakeClock (WithClock)
+//	reactor.callFromThread(f)                 (*Reactor).CallFromThread
+//	threadable.isInIOThread()                 (*Reactor).InMainThread
+//	reactor.addReader/addWriter               (*Reactor).AddReader/AddWriter
+//	reactor.removeReader/removeWriter         (*Reactor).RemoveReader/RemoveWriter
+//	reactor.removeAll()                       (*Reactor).RemoveAll
+//	reactor.getReaders/getWriters             (*Reactor).Readers/Writers
+//	IReadDescriptor/IWriteDescriptor          ReadDescriptor/WriteDescriptor
+//	ReactorNotRunning / AlreadyRunning / NotRestartable  ErrNotRunning / ErrAlreadyRunning / ErrNotRestartable
+//	AlreadyCalled / AlreadyCancelled          ErrAlreadyCalled / ErrAlreadyCancelled
+//
+// # Where it differs from Twisted, on purpose
+//
+//   - The queue between threads is bounded and never loses work (Twisted
+//     made it unbounded to fix a deadlock, #10941).
+//   - The poll thread does not wait for the main thread between polls, so
+//     throughput is not capped at one round per host iteration (#4932).
+//   - A descriptor closed behind the reactor's back, replaced with dup2, or
+//     numbered above 1023 gets ConnectionLost exactly once, even if it was
+//     both reader and writer, and the loop keeps running (Twisted's preen
+//     stops its interleave loop and calls connectionLost twice).
+//   - A poller error shuts the reactor down and is returned by Run and Err,
+//     logged through log/slog; the poll thread never dies silently.
+//   - A panic in a callback is recovered, logged with its stack, and
+//     disconnects only the descriptor it came from.
+//   - A program whose host loop ends without Stop is not held open: the
+//     reactor's goroutines do not keep a Go program alive (#10951).
+package core

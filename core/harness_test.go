@@ -1,0 +1,353 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+// The behavioural suite runs every test against every backend of the
+// platform and every way of driving the reactor, like Twisted's
+// ReactorBuilder runs its tests against every reactor.
+
+// watchdog bounds how long any one reactor run in a test may take. It is a
+// deadline for failing, never a wait for success.
+const watchdog = 20 * time.Second
+
+type driver struct {
+	name string
+	run  func(t *testing.T, r *Reactor) error
+}
+
+var drivers = []driver{
+	{"run", driveRun},
+	{"interleave", driveInterleave},
+	{"drain", driveDrain},
+}
+
+// driveRun drives r with Run on the test goroutine.
+func driveRun(t *testing.T, r *Reactor) error {
+	t.Helper()
+	stop := startWatchdog(t, r)
+	defer stop()
+	return r.Run()
+}
+
+// driveInterleave is a fake host loop: the waker posts functions to the
+// host's queue and the host, on the test goroutine (its main thread), runs
+// them until the reactor is done or crashed.
+func driveInterleave(t *testing.T, r *Reactor) error {
+	t.Helper()
+	h := &fakeHost{queue: make(chan func(), 1)}
+	if err := r.Interleave(h.waker); err != nil {
+		return err
+	}
+	stop := startWatchdog(t, r)
+	defer stop()
+	for {
+		if r.loop.Load() == nil {
+			return r.Err()
+		}
+		select {
+		case f := <-h.queue:
+			h.outstanding.Add(-1)
+			f()
+		case <-r.Done():
+			return r.Err()
+		}
+	}
+}
+
+// fakeHost counts outstanding waker calls, to check they are coalesced.
+type fakeHost struct {
+	queue       chan func()
+	outstanding atomicInt
+	maxOut      atomicInt
+}
+
+func (h *fakeHost) waker(f func()) {
+	n := h.outstanding.Add(1)
+	for {
+		m := h.maxOut.Load()
+		if n <= m || h.maxOut.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	h.queue <- f
+}
+
+// driveDrain is a frame-based host: Start, then Drain with a budget at a
+// fixed frame rate, as a game's Update does.
+func driveDrain(t *testing.T, r *Reactor) error {
+	t.Helper()
+	if err := r.Start(); err != nil {
+		return err
+	}
+	stop := startWatchdog(t, r)
+	defer stop()
+	frame := time.NewTicker(time.Millisecond)
+	defer frame.Stop()
+	for {
+		st := r.Drain(2 * time.Millisecond)
+		if st.Finished || r.loop.Load() == nil {
+			return r.Err()
+		}
+		<-frame.C
+	}
+}
+
+// startWatchdog fails the test and stops r if the run takes too long.
+func startWatchdog(t *testing.T, r *Reactor) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(watchdog):
+			t.Errorf("reactor did not stop within %v", watchdog)
+			r.SetShutdownTimeout(time.Millisecond)
+			_ = r.Stop()
+		}
+	}()
+	return cancel
+}
+
+// runReactor drives r with h's driver and fails the test on an error.
+func (h *harness) runReactor(r *Reactor) {
+	h.t.Helper()
+	if err := h.drv.run(h.t, r); err != nil {
+		h.t.Fatalf("%s: %v", h.drv.name, err)
+	}
+}
+
+type harness struct {
+	t       *testing.T
+	backend string
+	drv     driver
+	logs    *logRecorder
+}
+
+// newReactor makes a reactor on the harness's backend that logs into the
+// harness's recorder.
+func (h *harness) newReactor(opts ...Option) *Reactor {
+	h.t.Helper()
+	all := append([]Option{WithBackend(h.backend), WithLogger(slog.New(h.logs))}, opts...)
+	r, err := New(all...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// forEach runs f as subtests named backend/driver.
+func forEach(t *testing.T, f func(t *testing.T, h *harness)) {
+	for _, b := range Backends() {
+		for _, d := range drivers {
+			t.Run(b+"/"+d.name, func(t *testing.T) {
+				checkLeaks(t)
+				h := &harness{t: t, backend: b, drv: d, logs: &logRecorder{t: t}}
+				f(t, h)
+			})
+		}
+	}
+}
+
+// forEachBackend runs f as subtests named by backend, for tests that drive
+// the reactor themselves.
+func forEachBackend(t *testing.T, f func(t *testing.T, h *harness)) {
+	for _, b := range Backends() {
+		t.Run(b, func(t *testing.T) {
+			checkLeaks(t)
+			h := &harness{t: t, backend: b, drv: drivers[0], logs: &logRecorder{t: t}}
+			f(t, h)
+		})
+	}
+}
+
+// checkLeaks fails the test if it leaves goroutines or descriptors behind.
+func checkLeaks(t *testing.T) {
+	before := openFds(t)
+	opts := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		goleak.VerifyNone(t, opts)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			after := openFds(t)
+			if len(after) <= len(before) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("descriptors leaked: %d open before, %d after: %s", len(before), len(after), describeFds(before, after))
+				return
+			}
+			runtimeYield()
+		}
+	})
+}
+
+func runtimeYield() { time.Sleep(time.Millisecond) } // only while polling for a leak check to settle
+
+func openFds(t *testing.T) map[string]string {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	m := make(map[string]string, len(ents))
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		m[e.Name()] = target
+	}
+	return m
+}
+
+func describeFds(before, after map[string]string) string {
+	var b strings.Builder
+	for fd, target := range after {
+		if before[fd] != target {
+			fmt.Fprintf(&b, "%s->%s ", fd, target)
+		}
+	}
+	return b.String()
+}
+
+// logRecorder is a slog.Handler that keeps records for assertions and
+// echoes them to the test log.
+type logRecorder struct {
+	t    *testing.T
+	mu   sync.Mutex
+	recs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "stack" {
+			fmt.Fprintf(&b, " stack=<%d bytes>", len(a.Value.String()))
+			if strings.Contains(a.Value.String(), "goroutine") {
+				b.WriteString(" stack_has_goroutine")
+			}
+			return true
+		}
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, b.String())
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecorder) find(substr string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.recs {
+		if strings.Contains(r, substr) {
+			return r
+		}
+	}
+	return ""
+}
+
+func (l *logRecorder) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.recs...)
+}
+
+// socketPair returns two connected, non-blocking unix stream sockets,
+// closed when the test ends.
+func socketPair(t *testing.T) (int, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeFd(fds[0]); closeFd(fds[1]) })
+	return fds[0], fds[1]
+}
+
+// closeFd closes fd if it is open (tests close some early).
+func closeFd(fd int) {
+	if fd >= 0 {
+		_ = unix.Close(fd)
+	}
+}
+
+// testDesc is a raw descriptor whose behaviour each test sets.
+type testDesc struct {
+	fd      int
+	read    func() error
+	write   func() error
+	lost    func(error)
+	fdCalls int
+	reads   int
+	writes  int
+	losses  []error
+}
+
+func (d *testDesc) Fd() int { d.fdCalls++; return d.fd }
+func (d *testDesc) DoRead() error {
+	d.reads++
+	if d.read != nil {
+		return d.read()
+	}
+	return nil
+}
+func (d *testDesc) DoWrite() error {
+	d.writes++
+	if d.write != nil {
+		return d.write()
+	}
+	return nil
+}
+func (d *testDesc) ConnectionLost(err error) {
+	d.losses = append(d.losses, err)
+	if d.lost != nil {
+		d.lost(err)
+	}
+}
+
+// must fails the test on a non-nil error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stopSoon stops r after two timed passes, giving it a chance to wrongly
+// dispatch something first (Twisted's callLater(0, callLater, 0, stop)).
+func stopSoon(t *testing.T, r *Reactor) {
+	t.Helper()
+	_, err := r.CallLater(0, func() {
+		_, _ = r.CallLater(0, func() { must(t, r.Stop()) })
+	})
+	must(t, err)
+}
+
+func TestMain(m *testing.M) {
+	// Let the Go runtime open its own poller descriptors before the leak
+	// checks take their baselines.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
