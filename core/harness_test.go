@@ -273,9 +273,13 @@ func (l *logRecorder) all() []string {
 // closed when the test ends.
 func socketPair(t *testing.T) (int, int) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		must(t, unix.SetNonblock(fd, true))
 	}
 	t.Cleanup(func() { closeFd(fds[0]); closeFd(fds[1]) })
 	return fds[0], fds[1]

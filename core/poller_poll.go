@@ -236,4 +236,10 @@ func (p *pollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
 func (p *pollPoller) prepareSleep() { p.wk.prepareSleep() }
 func (p *pollPoller) cancelSleep()  { p.wk.cancelSleep() }
 func (p *pollPoller) wake()         { p.wk.wake() }
-func (p *pollPoller) close() error  { return p.wk.close() }
+
+func (p *pollPoller) disarm(tok token) {
+	if i, ok := p.index[tok.slot()]; ok && p.regs[i].tok == tok {
+		p.fds[i].Fd = -1
+	}
+}
+func (p *pollPoller) close() error { return p.wk.close() }

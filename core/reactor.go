@@ -42,6 +42,8 @@ type Reactor struct {
 	watcherN atomic.Int32
 	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
 	stats    counters
+	chunks   chunkPool
+	outPool  outPool // main thread
 
 	// Main thread only.
 	overflow    []func() // thread calls from the main thread that found the ring full
@@ -100,6 +102,8 @@ func New(opts ...Option) (*Reactor, error) {
 		abandon: make(chan struct{}),
 		events:  make(map[string]*sysEvent),
 		raw:     make(map[Descriptor]*handle),
+		chunks:  newChunkPool(256),
+		outPool: outPool{max: 64},
 	}
 	if r.log == nil {
 		r.log = slog.Default()
