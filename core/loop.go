@@ -27,12 +27,13 @@ type loop struct {
 	events []pollEvent // poll loop only
 	// deferred holds handles whose entry found the ring full; the poll loop
 	// pushes them before it takes any more readiness. Poll loop only.
-	deferred []*handle
-	pushed   bool   // an entry was queued in this batch: wake the consumer. Poll loop only.
-	spare    *chunk // a buffer to read into, kept by the poll loop between reads
-	quit     atomic.Bool
-	dead     bool // the poller failed; no more waits (inline mode, main thread)
-	pollDone chan struct{}
+	deferred   []*handle
+	pushed     bool   // an entry was queued in this batch: wake the consumer. Poll loop only.
+	spare      *chunk // a buffer to read into, kept by the poll loop between reads
+	spareDgram *dgram
+	quit       atomic.Bool
+	dead       bool // the poller failed; no more waits (inline mode, main thread)
+	pollDone   chan struct{}
 
 	// Interleave.
 	waker     func(func())

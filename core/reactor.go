@@ -43,6 +43,7 @@ type Reactor struct {
 	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
 	stats    counters
 	chunks   chunkPool
+	dgrams   dgramPool
 	outPool  outPool // main thread
 
 	// Main thread only.
@@ -103,6 +104,7 @@ func New(opts ...Option) (*Reactor, error) {
 		events:  make(map[string]*sysEvent),
 		raw:     make(map[Descriptor]*handle),
 		chunks:  newChunkPool(256),
+		dgrams:  dgramPool{free: newRing[*dgram](1024)},
 		outPool: outPool{max: 64},
 	}
 	if r.log == nil {
