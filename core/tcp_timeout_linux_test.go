@@ -57,4 +57,3 @@ func fullBacklogListener(t *testing.T) (string, func()) {
 		unix.Close(lfd)
 	}
 }
-
