@@ -151,12 +151,12 @@ var (
 	ErrRefusedByFactory  = errors.New("reactor: connection refused by factory")
 )
 
-// ListenOption configures ListenTCP, AdoptListener and ListenUDP.
+// ListenOption configures the connections of ListenTCP, AdoptListener and
+// AdoptConn.
 type ListenOption func(*listenConfig)
 
 type listenConfig struct {
-	backlog int
-	conn    connConfig
+	conn connConfig
 }
 
 // connConfig is shared by every connection of a port, or one connection.
@@ -170,9 +170,6 @@ type connConfig struct {
 func defaultConnConfig() connConfig {
 	return connConfig{maxUnread: 1 << 20, high: 256 << 10, low: 64 << 10, linger: 5 * time.Second, noDelay: true}
 }
-
-// WithBacklog sets the listen backlog (default 1024).
-func WithBacklog(n int) ListenOption { return func(c *listenConfig) { c.backlog = n } }
 
 // WithMaxUnread bounds how many bytes the poll thread reads from a
 // connection ahead of the main thread (default 1 MiB); beyond it the
