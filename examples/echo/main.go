@@ -1,0 +1,67 @@
+// Command echo is a minimal echo server on the reactor: every connection
+// gets back what it sends (Twisted's echoserv.py, in Go).
+//
+//	go run ./examples/echo -addr 127.0.0.1:7000 [-backend epoll|poll]
+//
+// It prints the address it listens on and stops cleanly on SIGINT or
+// SIGTERM: connections are flushed and closed before it exits.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/threadedselect/reactor/core"
+)
+
+// echo writes back every byte it receives.
+type echo struct{ t core.Transport }
+
+func (e *echo) ConnectionMade(t core.Transport) { e.t = t }
+func (e *echo) DataReceived(data []byte)        { e.t.Write(data) }
+func (e *echo) ConnectionLost(error)            {}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
+	backend := flag.String("backend", "", fmt.Sprintf("poller backend, one of %v (default: the first)", core.Backends()))
+	flag.Parse()
+
+	r, err := core.New(core.WithBackend(*backend))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(2)
+	}
+	port, err := r.ListenTCP(*addr, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+		return &echo{}, nil
+	}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("echo: listening on %s (%s backend)\n", port.Addr(), r.Backend())
+
+	// On SIGINT/SIGTERM: stop listening, flush and close every connection,
+	// then let Run return.
+	r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+		port.StopListening()
+		return r.LoseAllConnections()
+	})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		slog.Info("echo: stopping", "signal", s.String())
+		r.Stop()
+	}()
+
+	if err := r.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	fmt.Println("echo: stopped")
+}
