@@ -30,7 +30,7 @@ func newChunkPool(n int) chunkPool { return chunkPool{free: newRing[*chunk](n)} 
 func (p *chunkPool) get() *chunk {
 	if c, ok := p.free.peek(0); ok {
 		ch := *c
-		p.free.release(1)
+		p.free.releaseClear(1)
 		ch.n = 0
 		return ch
 	}

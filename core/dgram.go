@@ -26,7 +26,7 @@ type dgramPool struct{ free *ring[*dgram] }
 func (p *dgramPool) get() *dgram {
 	if d, ok := p.free.peek(0); ok {
 		x := *d
-		p.free.release(1)
+		p.free.releaseClear(1)
 		return x
 	}
 	return new(dgram)

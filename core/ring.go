@@ -1,46 +1,52 @@
 package core
 
-import "sync/atomic"
+import (
+	"runtime"
+	"sync/atomic"
+)
 
-// cacheLinePad keeps the producer and consumer indices on separate cache
-// lines so that producers claiming slots do not invalidate the line the
-// consumer reads on every item.
+// cacheLinePad keeps fields that different threads write on separate cache
+// lines.
 type cacheLinePad [64]byte
 
 // ring is a bounded multi-producer, single-consumer queue without locks.
 //
-// Producers claim a position with a compare-and-swap on tail, write the
-// value, then publish it by storing position+1 into the cell's sequence.
-// The single consumer reads cells in order, checking each sequence, and
-// publishes its progress (head) once per batch rather than per item, which
-// is what makes batch draining cheap: per item the consumer does one atomic
-// load and no atomic store.
+// A producer claims a position by advancing claim with a compare-and-swap,
+// writes its value with plain stores, then commits: it waits until the
+// producers that claimed earlier positions have committed (they are in the
+// middle of a few stores, so this is short) and advances commit. The
+// consumer reads commit once per batch, reads every value before it with
+// plain loads, and publishes its progress (head) once per batch.
 //
-// A producer never overwrites a cell the consumer has not released: it
-// refuses (returns false) when tail-head reaches the capacity. Values are
-// handed over by the sequence store/load pair, which orders the plain write
-// of the value before the consumer's plain read of it.
+// So the common case costs a producer one CAS and one atomic store on lines
+// that stay in its own cache, plus plain stores into the cell, which the
+// store buffer absorbs; and it costs the consumer two atomic operations per
+// batch, not per item. Per-cell sequence numbers (Vyukov's design) would
+// need a locked store into a line the consumer shares, per item, which is
+// what makes such rings no faster than a channel.
+//
+// A producer never overwrites a cell the consumer has not released: push
+// returns false when the ring is full. Values are handed over by the
+// commit store/load pair, which orders the plain writes before the
+// consumer's plain reads (the Go memory model's synchronizes-before).
 type ring[T any] struct {
-	_     cacheLinePad
-	tail  atomic.Uint64 // next position a producer will claim
-	_     cacheLinePad
-	head  atomic.Uint64 // next position the consumer will read (published per batch)
-	_     cacheLinePad
-	hw    atomic.Uint64 // high-water mark of depth, as seen by the consumer
-	mask  uint64
-	cells []ringCell[T]
-}
-
-type ringCell[T any] struct {
-	seq atomic.Uint64 // position+1 once the value at position is written
-	val T
+	_      cacheLinePad
+	claim  atomic.Uint64 // next position a producer will claim
+	hcache atomic.Uint64 // a recent head, so producers rarely read the consumer's line
+	_      cacheLinePad
+	commit atomic.Uint64 // positions before it are written and visible
+	_      cacheLinePad
+	head   atomic.Uint64 // next position the consumer will read (published per batch)
+	_      cacheLinePad
+	hw     atomic.Uint64 // high-water mark of depth, as seen by the consumer
+	mask   uint64
+	cells  []T
 }
 
 // newRing returns a ring holding up to size items; size must be a power of
 // two (callers validate it).
 func newRing[T any](size int) *ring[T] {
-	r := &ring[T]{mask: uint64(size - 1), cells: make([]ringCell[T], size)}
-	return r
+	return &ring[T]{mask: uint64(size - 1), cells: make([]T, size)}
 }
 
 // capacity is the number of items the ring holds.
@@ -49,18 +55,30 @@ func (r *ring[T]) capacity() int { return len(r.cells) }
 // push appends v. It returns false, leaving the ring unchanged, when the ring
 // is full. Safe from any goroutine.
 func (r *ring[T]) push(v T) bool {
+	size := uint64(len(r.cells))
+	var pos uint64
 	for {
-		pos := r.tail.Load()
-		if pos-r.head.Load() >= uint64(len(r.cells)) {
-			return false
+		pos = r.claim.Load()
+		if pos-r.hcache.Load() >= size {
+			h := r.head.Load()
+			r.hcache.Store(h)
+			if pos-h >= size {
+				return false
+			}
 		}
-		if r.tail.CompareAndSwap(pos, pos+1) {
-			c := &r.cells[pos&r.mask]
-			c.val = v
-			c.seq.Store(pos + 1)
-			return true
+		if r.claim.CompareAndSwap(pos, pos+1) {
+			break
 		}
 	}
+	r.cells[pos&r.mask] = v
+	// Commit in claim order.
+	for spins := 0; r.commit.Load() != pos; spins++ {
+		if spins > 64 {
+			runtime.Gosched() // an earlier producer was preempted mid-push
+		}
+	}
+	r.commit.Store(pos + 1)
+	return true
 }
 
 // depth is the number of claimed positions not yet released by the
@@ -68,7 +86,7 @@ func (r *ring[T]) push(v T) bool {
 // goroutine; the answer may be stale by the time it is used.
 func (r *ring[T]) depth() int {
 	h := r.head.Load()
-	t := r.tail.Load()
+	t := r.claim.Load()
 	if t < h {
 		return 0
 	}
@@ -81,10 +99,11 @@ func (r *ring[T]) free() int { return len(r.cells) - r.depth() }
 // The consumer side. Only one goroutine at a time may use these; the
 // reactor's main thread is that goroutine.
 
-// snapshot returns the current tail, bounding a round: items pushed after it
-// belong to the next round. It also records the high-water mark.
+// snapshot returns the end of what is committed now, bounding a round:
+// items committed after it belong to the next round. It also records the
+// high-water mark.
 func (r *ring[T]) snapshot() uint64 {
-	t := r.tail.Load()
+	t := r.commit.Load()
 	h := r.head.Load()
 	if d := t - h; d > r.hw.Load() {
 		r.hw.Store(d)
@@ -92,28 +111,45 @@ func (r *ring[T]) snapshot() uint64 {
 	return t
 }
 
-// peek returns the item at head+i if a producer has finished writing it.
-// The pointer is valid until release.
+// peek returns the item at head+i if it is committed. The pointer is valid
+// until release.
 func (r *ring[T]) peek(i uint64) (*T, bool) {
 	pos := r.head.Load() + i
-	c := &r.cells[pos&r.mask]
-	if c.seq.Load() != pos+1 {
+	if pos >= r.commit.Load() {
 		return nil, false
 	}
-	return &c.val, true
+	return &r.cells[pos&r.mask], true
 }
 
-// release drops the first n items, clearing them so that the ring keeps no
-// references alive, and publishes the new head so producers can reuse the
-// cells.
+// at returns the item at head+i, which the caller knows is committed (it
+// is before a snapshot).
+func (r *ring[T]) at(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask] }
+
+// release drops the first n items and publishes the new head so producers
+// can reuse the cells. It does not clear them: writing to the cells would
+// pull their cache lines into the consumer's cache in the modified state,
+// and every push would then wait for them to come back (the cost of
+// clearing was 2-3x the whole hand-off in BenchmarkHandoff). What a released
+// cell refers to stays reachable until a producer overwrites it, one lap of
+// the ring later; for the reactor's ring that is at most its capacity of
+// small entries. Rings of large buffers use releaseClear.
 func (r *ring[T]) release(n uint64) {
+	if n == 0 {
+		return
+	}
+	r.head.Store(r.head.Load() + n)
+}
+
+// releaseClear is release for rings whose items hold memory worth giving
+// back to the garbage collector at once.
+func (r *ring[T]) releaseClear(n uint64) {
 	if n == 0 {
 		return
 	}
 	h := r.head.Load()
 	var zero T
 	for i := uint64(0); i < n; i++ {
-		r.cells[(h+i)&r.mask].val = zero
+		r.cells[(h+i)&r.mask] = zero
 	}
 	r.head.Store(h + n)
 }

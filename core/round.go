@@ -89,16 +89,12 @@ func (r *Reactor) runRound(b *budget) bool {
 		}
 	}
 
-	// Ring entries present at the start of the round.
+	// Ring entries committed at the start of the round.
 	end := r.ring.snapshot()
 	total := end - r.ring.head.Load()
 	var k uint64 // taken since the last release
 	for taken := uint64(0); taken < total; taken++ {
-		e, ok := r.ring.peek(k)
-		if !ok {
-			break // a producer is still writing it; next round
-		}
-		it := *e
+		it := *r.ring.at(k) // committed: it is before the snapshot
 		k++
 		if k == maxStride {
 			r.ring.release(k)
