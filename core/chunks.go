@@ -1,17 +1,13 @@
 package core
 
-import (
-	"net/netip"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // chunk is a buffer the poll loop reads into and the main thread hands to
 // DataReceived / DatagramReceived. Chunks are recycled through the
 // reactor's chunkPool, so steady-state traffic allocates nothing.
 type chunk struct {
-	buf  []byte
-	n    int
-	from netip.AddrPort // datagrams: the sender
+	buf []byte
+	n   int
 }
 
 const chunkSize = 64 << 10

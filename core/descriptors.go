@@ -296,7 +296,7 @@ func (g *rawReg) dispatch(r *Reactor, h *handle) {
 	// A descriptor whose Fd changed during the callbacks (closed: -1) is
 	// gone (Twisted's test_negativeOneFileDescriptor).
 	if fd, err := r.descriptorFd(g.d); err != nil || fd != h.fd {
-		r.loseRaw(h, badDescriptor(h.fd, fmt.Errorf("Fd changed to %d", fd)))
+		r.loseRaw(h, badDescriptor(h.fd, fmt.Errorf("descriptor number changed to %d", fd)))
 		return
 	}
 	if h.pending.Load()&queuedBit == 0 {
@@ -320,7 +320,7 @@ func (r *Reactor) checkRaw(h *handle) error {
 		return err
 	}
 	if fd != h.fd {
-		return badDescriptor(h.fd, fmt.Errorf("Fd changed to %d", fd))
+		return badDescriptor(h.fd, fmt.Errorf("descriptor number changed to %d", fd))
 	}
 	id, err := identify(fd)
 	if err != nil {

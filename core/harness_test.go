@@ -263,11 +263,6 @@ func (l *logRecorder) find(substr string) string {
 	return ""
 }
 
-func (l *logRecorder) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.recs...)
-}
 
 // socketPair returns two connected, non-blocking unix stream sockets,
 // closed when the test ends.
