@@ -263,7 +263,6 @@ func (l *logRecorder) find(substr string) string {
 	return ""
 }
 
-
 // socketPair returns two connected, non-blocking unix stream sockets,
 // closed when the test ends.
 func socketPair(t *testing.T) (int, int) {
