@@ -6,5 +6,6 @@ func platformBackends() []backendInfo {
 	return []backendInfo{
 		{"kqueue", newKqueuePoller},
 		{"poll", newPollPoller},
+		{portableBackend, newPortablePoller},
 	}
 }

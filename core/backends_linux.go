@@ -6,5 +6,6 @@ func platformBackends() []backendInfo {
 	return []backendInfo{
 		{"epoll", newEpollPoller},
 		{"poll", newPollPoller},
+		{portableBackend, newPortablePoller},
 	}
 }

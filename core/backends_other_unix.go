@@ -7,5 +7,6 @@ package core
 func platformBackends() []backendInfo {
 	return []backendInfo{
 		{"poll", newPollPoller},
+		{portableBackend, newPortablePoller},
 	}
 }

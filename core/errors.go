@@ -1,8 +1,11 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"time"
 )
 
 // Errors returned by the reactor's API. Compare with errors.Is.
@@ -87,3 +90,52 @@ func (e *PollerError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *PollerError) Unwrap() error { return e.Err }
+
+// readError and writeError classify what reading or writing a connection
+// failed with, keeping the system error inside.
+func readError(err error) error {
+	switch {
+	case isResetErr(err):
+		return fmt.Errorf("%w: %w", ErrConnectionReset, err)
+	case isTimeoutErr(err):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: read: %w", ErrConnectionReset, err)
+}
+
+func writeError(err error) error {
+	switch {
+	case isResetErr(err):
+		return fmt.Errorf("%w: %w", ErrConnectionReset, err)
+	case isTimeoutErr(err):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: write: %w", ErrConnectionReset, err)
+}
+
+// dialError classifies what a dial failed with.
+func dialError(addr string, err error) error {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case isRefused(err):
+		return fmt.Errorf("%w: %s: %w", ErrConnectionRefused, addr, err)
+	case isUnreachableErr(err):
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%w: %s: %w", ErrResolve, addr, err)
+	case isTimeoutErr(err), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: %s: %w", ErrTimeout, addr, err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %s: %w", ErrAborted, addr, err)
+	}
+	return fmt.Errorf("reactor: connect %s: %w", addr, err)
+}
+
+// contextWithTimeout is context.WithTimeout, or WithCancel for no timeout.
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	if d > 0 {
+		return context.WithTimeout(context.Background(), d)
+	}
+	return context.WithCancel(context.Background())
+}

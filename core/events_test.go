@@ -1,3 +1,5 @@
+//go:build unix
+
 package core
 
 import (
@@ -156,6 +158,7 @@ func TestShutdownFiresTriggersAsynchronously(t *testing.T) {
 
 func TestShutdownDisconnectsCleanly(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		panicky := &testDesc{fd: a, lost: func(error) { panic("ConnectionLost exploded") }}
@@ -432,6 +435,7 @@ func TestInteractionBetweenDifferentEvents(t *testing.T) {
 
 func TestBeforeShutdownDelaysWithIOAndTimersRunning(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var got []string

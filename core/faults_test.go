@@ -1,3 +1,5 @@
+//go:build unix
+
 package core
 
 import (
@@ -16,6 +18,7 @@ import (
 
 func TestClosedBehindBackReaderAndWriterLostOnce(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		a, _ := socketPair(t)
 		d := &testDesc{fd: a}
@@ -46,6 +49,7 @@ func TestClosedBehindBackReaderAndWriterLostOnce(t *testing.T) {
 
 func TestHighNumberedDescriptor(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		var lim unix.Rlimit
 		must(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
 		if lim.Cur < 2100 {
@@ -80,6 +84,7 @@ func TestHighNumberedDescriptor(t *testing.T) {
 
 func TestPanicInDoReadDisconnectsOnlyThatDescriptor(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a1, b1 := socketPair(t)
 		a2, b2 := socketPair(t)
@@ -155,9 +160,14 @@ func TestPollerErrorReachesMainThread(t *testing.T) {
 			return make(chan struct{}) // never closes: cut off, the poller is dead
 		})
 		r.AddSystemEventTrigger(After, Shutdown, func() <-chan struct{} { phases = append(phases, "after"); return nil })
-		a, _ := socketPair(t)
-		d := &testDesc{fd: a}
-		must(t, r.AddReader(d))
+		d := &testDesc{fd: -1}
+		if h.backend != portableBackend {
+			a, _ := socketPair(t)
+			d.fd = a
+			must(t, r.AddReader(d))
+		} else {
+			d.losses = []error{ErrShutdown} // nothing to disconnect
+		}
 		r.CallWhenRunning(func() {
 			fp.fail.Store(true)
 			fp.wake() // make a waiting poll thread return and fail
@@ -228,5 +238,17 @@ func TestProcessExitsWithoutStop(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestPortableRejectsRawDescriptors(t *testing.T) {
+	r, err := New(WithBackend(portableBackend))
+	must(t, err)
+	a, b := socketPair(t)
+	if err := r.AddReader(&testDesc{fd: a}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("AddReader on the portable backend: %v, want ErrUnsupported", err)
+	}
+	if err := r.AddWriter(&testDesc{fd: b}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("AddWriter on the portable backend: %v, want ErrUnsupported", err)
 	}
 }

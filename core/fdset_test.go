@@ -1,3 +1,5 @@
+//go:build unix
+
 package core
 
 import (
@@ -32,6 +34,7 @@ func writeFd(t *testing.T, fd int, s string) {
 
 func TestAddReader(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var got string
@@ -55,6 +58,7 @@ func TestAddReader(t *testing.T) {
 
 func TestAddWriter(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, _ := socketPair(t)
 		d := &testDesc{fd: a}
@@ -77,6 +81,7 @@ func failer(t *testing.T, what string) func() error {
 
 func TestRemoveReader(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d := &testDesc{fd: a, read: failer(t, "DoRead")}
@@ -90,6 +95,7 @@ func TestRemoveReader(t *testing.T) {
 
 func TestRemoveWriter(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, _ := socketPair(t)
 		d := &testDesc{fd: a, write: failer(t, "DoWrite")}
@@ -102,6 +108,7 @@ func TestRemoveWriter(t *testing.T) {
 
 func TestRemoveAll(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d := &testDesc{fd: a, read: failer(t, "DoRead"), write: failer(t, "DoWrite")}
@@ -123,6 +130,7 @@ func TestRemoveAll(t *testing.T) {
 
 func TestGetReadersAndWriters(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d1 := &testDesc{fd: a}
@@ -154,6 +162,7 @@ func TestGetReadersAndWriters(t *testing.T) {
 
 func TestRemovedFromReactor(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		a, b := socketPair(t)
 		var callsOutside int
@@ -194,6 +203,7 @@ func (s *fdSpy) Fd() int { s.onFd(); return s.testDesc.Fd() }
 
 func TestNegativeOneFileDescriptor(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var received string
@@ -229,6 +239,7 @@ func TestNegativeOneFileDescriptor(t *testing.T) {
 // for epoll and kqueue; here it passes on every backend.
 func TestLostFileDescriptor(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		_, server := socketPair(t)
 		victim := &testDesc{fd: server, read: failer(t, "Victim.DoRead")}
@@ -254,6 +265,7 @@ func TestLostFileDescriptor(t *testing.T) {
 
 func TestConnectionLostOnShutdown(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		fd1 := &testDesc{fd: a}
@@ -273,6 +285,7 @@ func TestConnectionLostOnShutdown(t *testing.T) {
 
 func TestReadinessIsReportedOnceUntilDispatched(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d := &testDesc{fd: a}
@@ -304,6 +317,7 @@ func TestReadinessIsReportedOnceUntilDispatched(t *testing.T) {
 
 func TestRemovedEarlierInBatchIsNotDispatched(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a1, b1 := socketPair(t)
 		a2, b2 := socketPair(t)
@@ -327,6 +341,7 @@ func TestRemovedEarlierInBatchIsNotDispatched(t *testing.T) {
 
 func TestAddReaderBadDescriptor(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *harness) {
+		h.needsPoller()
 		r := h.newReactor()
 		a, _ := socketPair(t)
 		must(t, unix.Close(a))

@@ -1,3 +1,5 @@
+//go:build unix
+
 package core
 
 import (
@@ -118,6 +120,16 @@ func startWatchdog(t *testing.T, r *Reactor) func() {
 		}
 	}()
 	return cancel
+}
+
+// needsPoller skips a test of raw descriptors on the portable backend,
+// which has no poller to watch them with (TestPortableRejectsRawDescriptors
+// checks that it says so).
+func (h *harness) needsPoller() {
+	h.t.Helper()
+	if h.backend == portableBackend {
+		h.t.Skip("raw descriptors are not supported by the portable backend")
+	}
 }
 
 // runReactor drives r with h's driver and fails the test on an error.

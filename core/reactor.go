@@ -44,6 +44,11 @@ type Reactor struct {
 	stats    counters
 	chunks   chunkPool
 	dgrams   dgramPool
+	// goNet: the portable backend, whose transports are goroutines on the
+	// Go runtime's poller; they recycle buffers through these pools.
+	goNet    bool
+	goChunks sync.Pool
+	goDgrams sync.Pool
 	outPool  outPool // main thread
 
 	// Main thread only.
@@ -110,6 +115,9 @@ func New(opts ...Option) (*Reactor, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
+	r.goNet = r.Backend() == portableBackend
+	r.goChunks.New = func() any { return &chunk{buf: make([]byte, chunkSize)} }
+	r.goDgrams.New = func() any { return new(dgram) }
 	if r.clock == nil {
 		r.clock = systemClock{}
 	}

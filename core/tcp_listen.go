@@ -5,86 +5,33 @@ package core
 import (
 	"errors"
 	"fmt"
-	"net"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Port is a listening TCP socket (Twisted's IListeningPort). Its methods
-// must be called on the main thread.
-type Port struct {
-	r       *Reactor
-	h       *handle
-	fd      int
-	factory Factory
-	cfg     listenConfig
-	addr    net.Addr
-	closed  bool
-	retry   *DelayedCall
-}
-
 // acceptBatch bounds the connections accepted per readiness report, so a
 // storm of connects cannot monopolise a round.
 const acceptBatch = 64
 
-// ListenTCP listens on addr ("host:port"; port 0 picks one, see Addr) and
-// builds a protocol with f for each connection it accepts. IPv4 and IPv6.
-// Main thread (or before the reactor starts).
-func (r *Reactor) ListenTCP(addr string, f Factory, opts ...ListenOption) (*Port, error) {
-	if f == nil {
-		return nil, fmt.Errorf("%w: nil Factory", ErrInvalidArgument)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return r.AdoptListener(ln, f, opts...)
-}
-
-// AdoptListener takes over a listener a program opened itself (a
-// *net.TCPListener, or anything whose SyscallConn gives its socket): the
-// reactor keeps its own copy of the socket and closes ln. Main thread.
-func (r *Reactor) AdoptListener(ln net.Listener, f Factory, opts ...ListenOption) (*Port, error) {
-	if ln == nil || f == nil {
-		return nil, fmt.Errorf("%w: nil listener or Factory", ErrInvalidArgument)
-	}
-	sc, ok := ln.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("%w: %T has no SyscallConn", ErrUnsupported, ln)
-	}
+// adoptFD takes a private copy of the listening socket behind sc and
+// registers it.
+func (p *Port) adoptFD(sc syscall.Conn) error {
 	fd, err := dupSyscallConn(sc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	addr := ln.Addr()
-	ln.Close()
-	cfg := listenConfig{conn: defaultConnConfig()}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	p := &Port{r: r, fd: fd, factory: f, cfg: cfg, addr: addr}
+	p.fd = fd
 	p.h = &handle{fd: fd, owner: p, want: evRead, oneshot: true}
-	if err := r.register(p.h); err != nil {
+	if err := p.r.register(p.h); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
-// Addr is the address the port listens on.
-func (p *Port) Addr() net.Addr { return p.addr }
-
-// StopListening closes the listening socket; connections already accepted
-// are not affected. Calling it again does nothing.
-func (p *Port) StopListening() error {
-	if p.closed {
-		return nil
-	}
-	p.closed = true
+func (p *Port) stopFD() error {
 	if p.retry != nil {
 		_ = p.retry.Cancel()
 		p.retry = nil
@@ -94,8 +41,6 @@ func (p *Port) StopListening() error {
 }
 
 func (p *Port) pollReady(l *loop, h *handle, ev interest) { h.markReady(l, ev) }
-
-func (p *Port) lose(r *Reactor, h *handle, reason error) { _ = p.StopListening() }
 
 // dispatch accepts waiting connections on the main thread.
 func (p *Port) dispatch(r *Reactor, h *handle) {
@@ -156,20 +101,6 @@ func (p *Port) accepted(fd int, sa unix.Sockaddr) {
 	}
 }
 
-// buildProtocol calls the factory, turning a panic into an error.
-func (r *Reactor) buildProtocol(f Factory, remote net.Addr) (p Protocol, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = r.logPanic("BuildProtocol", v)
-		}
-	}()
-	p, err = f.BuildProtocol(remote)
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrRefusedByFactory, err)
-	}
-	return p, err
-}
-
 // start registers an open connection and tells its protocol.
 func (c *tcpConn) start(proto Protocol) error {
 	c.proto = proto
@@ -183,15 +114,6 @@ func (c *tcpConn) start(proto Protocol) error {
 		return err
 	}
 	c.r.stats.conns.Add(1)
-	c.callConnectionMade()
+	c.callConnectionMade(c)
 	return nil
-}
-
-func (c *tcpConn) callConnectionMade() {
-	defer func() {
-		if v := recover(); v != nil {
-			c.closeNow(c.r.logPanic("ConnectionMade", v))
-		}
-	}()
-	c.proto.ConnectionMade(c)
 }

@@ -38,16 +38,7 @@ func recvDatagram(fd int, buf []byte, rsa *rawSockaddr) (n int, from netip.AddrP
 	n = int(r1)
 	trunc = msg.Flags&unix.MSG_TRUNC != 0
 	from = rawToAddrPort(rsa)
-	for off := 0; off+unix.SizeofCmsghdr <= int(msg.Controllen); {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
-		if h.Len < unix.SizeofCmsghdr {
-			break
-		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) {
-			drops = *(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)]))
-		}
-		off += unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
-	}
+	drops, _ = kernelDrops(oob[:msg.Controllen])
 	return n, from, trunc, drops, nil
 }
 
@@ -66,3 +57,21 @@ func rawToAddrPort(rsa *rawSockaddr) netip.AddrPort {
 }
 
 func sendto(fd int, b []byte, sa unix.Sockaddr) error { return unix.Sendto(fd, b, 0, sa) }
+
+const msgTrunc = unix.MSG_TRUNC
+
+// kernelDrops finds the kernel's cumulative drop count in the control
+// messages of a datagram (SO_RXQ_OVFL).
+func kernelDrops(oob []byte) (uint32, bool) {
+	for off := 0; off+unix.SizeofCmsghdr <= len(oob); {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
+		if h.Len < unix.SizeofCmsghdr {
+			break
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && int(h.Len) >= unix.CmsgLen(4) && off+unix.CmsgLen(4) <= len(oob) {
+			return *(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])), true
+		}
+		off += unix.CmsgSpace(int(h.Len) - unix.CmsgLen(0))
+	}
+	return 0, false
+}

@@ -24,3 +24,8 @@ func recvDatagram(fd int, buf []byte, _ *rawSockaddr) (n int, from netip.AddrPor
 }
 
 func sendto(fd int, b []byte, sa unix.Sockaddr) error { return unix.Sendto(fd, b, 0, sa) }
+
+const msgTrunc = unix.MSG_TRUNC
+
+// kernelDrops: only Linux reports kernel drops per socket.
+func kernelDrops([]byte) (uint32, bool) { return 0, false }

@@ -1,0 +1,364 @@
+package core
+
+import (
+	"fmt"
+	"net"
+	"sync/atomic"
+)
+
+// stream is what the two connection implementations share: the queue of
+// chunks read ahead for the main thread and its delivery, the life cycle
+// (open, closing, linger, closed), flow control, pause and resume, and the
+// counters. What differs — who reads the socket, how bytes are written, how
+// the socket is shut and closed — is behind streamIO.
+type stream struct {
+	r      *Reactor
+	h      *handle
+	proto  Protocol
+	cfg    connConfig
+	local  net.Addr
+	remote net.Addr
+	io     streamIO
+
+	// Shared with the reader (the poll loop, or the connection's reader
+	// goroutine).
+	inq     chunkQueue
+	unread  atomic.Int64
+	flags   atomic.Uint32
+	rerr    error // set by the reader before flagErr
+	bytesIn atomic.Uint64
+
+	// Main thread only.
+	state      connState
+	bytesOut   uint64
+	msgsIn     uint64
+	msgsOut    uint64
+	paused     bool // PauseProducing
+	prodPaused bool // the Producer was told to pause
+	readClosed bool // ReadConnectionLost was called
+	timer      *DelayedCall
+	onLost     []func() // the reactor's own hooks (LoseAllConnections)
+}
+
+// streamIO is an implementation's part of a connection. Main thread.
+type streamIO interface {
+	// kickRead makes the reader look again after a pause or a full queue.
+	kickRead()
+	// queued is how many written bytes are not yet sent.
+	queued() int
+	// shutdownWrite sends end of stream after everything queued.
+	shutdownWrite()
+	// closeNow closes the connection now and calls ConnectionLost.
+	closeNow(reason error)
+	// abortConnecting abandons a connection still connecting; false if it
+	// is not connecting.
+	abortConnecting(reason error) bool
+}
+
+type connState uint8
+
+const (
+	stateConnecting connState = iota
+	stateOpen
+	stateClosing // LoseConnection: flushing
+	stateLinger  // flushed and shut down for writing; waiting for the peer's end of stream
+	stateClosed
+)
+
+// Reader-side flags.
+const (
+	flagPaused     = 1 << iota // do not read: the program paused the connection
+	flagFull                   // the reader stopped: the main thread is behind
+	flagEOF                    // the peer finished sending
+	flagErr                    // reading failed with rerr
+	flagDead                   // closed by the main thread: do not touch the socket
+	flagConnecting             // a connect is in progress: report write readiness
+)
+
+const stopReading = flagPaused | flagFull | flagEOF | flagErr | flagDead
+
+// mayRead reports whether the reader may read now, setting flagFull if the
+// connection has as much unread as it may. The re-check after setting the
+// flag closes the race with the main thread catching up in between.
+func (c *stream) mayRead() bool {
+	f := c.flags.Load()
+	if f&stopReading != 0 {
+		return false
+	}
+	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.full() {
+		return true
+	}
+	c.flags.Or(flagFull)
+	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.full() {
+		c.flags.And(^uint32(flagFull))
+		return c.flags.Load()&stopReading == 0
+	}
+	return false
+}
+
+// got is called by the reader with a chunk it read.
+func (c *stream) got(ch *chunk) {
+	c.inq.push(ch)
+	c.unread.Add(int64(ch.n))
+	c.bytesIn.Add(uint64(ch.n))
+	c.r.stats.bytesIn.Add(uint64(ch.n))
+}
+
+// deliver hands queued chunks to the protocol, then acts on end of stream
+// or a read error, which the reader only flags after queueing every chunk
+// read before it.
+func (c *stream) deliver() {
+	r := c.r
+	for !c.paused {
+		f := c.flags.Load()
+		for ch := c.inq.peek(); ch != nil && !c.paused; ch = c.inq.peek() {
+			c.inq.pop()
+			n := ch.n
+			c.unread.Add(-int64(n))
+			if c.state == stateOpen || c.state == stateClosing {
+				c.msgsIn++
+				r.stats.msgsIn.Add(1)
+				c.callDataReceived(ch.buf[:n])
+			}
+			r.putChunk(ch)
+			if c.state == stateClosed {
+				return
+			}
+		}
+		if c.paused {
+			return
+		}
+		if c.flags.Load()&flagFull != 0 {
+			c.flags.And(^uint32(flagFull))
+			c.io.kickRead()
+		}
+		if f&(flagEOF|flagErr) == 0 {
+			return
+		}
+		if !c.inq.empty() {
+			continue // chunks queued before the flag came in meanwhile
+		}
+		if f&flagErr != 0 {
+			c.io.closeNow(readError(c.rerr))
+			return
+		}
+		c.peerClosed()
+		return
+	}
+}
+
+// peerClosed acts on the peer's end of stream, once every byte before it
+// was delivered.
+func (c *stream) peerClosed() {
+	switch c.state {
+	case stateLinger:
+		c.io.closeNow(ErrConnectionDone)
+	case stateClosing:
+		// Still flushing: close when done (the peer may still be reading).
+	case stateOpen:
+		if hp, ok := c.proto.(HalfCloseProtocol); ok {
+			if !c.readClosed {
+				c.readClosed = true
+				c.r.safeCall("ReadConnectionLost", hp.ReadConnectionLost)
+			}
+			return
+		}
+		// Not half-closeable: finish what we were sending, then close.
+		_ = c.LoseConnection()
+	}
+}
+
+func (c *stream) callDataReceived(b []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.io.closeNow(c.r.logPanic("DataReceived", v, "remote", fmt.Sprint(c.remote)))
+		}
+	}()
+	c.proto.DataReceived(b)
+}
+
+func (c *stream) callConnectionMade(t Transport) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.io.closeNow(c.r.logPanic("ConnectionMade", v))
+		}
+	}()
+	c.proto.ConnectionMade(t)
+}
+
+// wrote counts bytes the socket took.
+func (c *stream) wrote(n int) {
+	c.bytesOut += uint64(n)
+	c.r.stats.bytesOut.Add(uint64(n))
+}
+
+// queuedMore tells a Producer to pause when the write queue passes the
+// high-water mark.
+func (c *stream) queuedMore() {
+	if pr, ok := c.proto.(Producer); ok && !c.prodPaused && c.io.queued() > c.cfg.high {
+		c.prodPaused = true
+		c.r.safeCall("PauseProducing", pr.PauseProducing)
+	}
+}
+
+// sentSome tells a paused Producer to resume at the low-water mark, and
+// finishes a LoseConnection once everything is sent.
+func (c *stream) sentSome() {
+	q := c.io.queued()
+	if pr, ok := c.proto.(Producer); ok && c.prodPaused && q <= c.cfg.low {
+		c.prodPaused = false
+		c.r.safeCall("ResumeProducing", pr.ResumeProducing)
+	}
+	if q == 0 && c.state == stateClosing {
+		c.finishLose()
+	}
+}
+
+// LoseConnection implements Transport.
+func (c *stream) LoseConnection() error {
+	switch c.state {
+	case stateOpen:
+		c.state = stateClosing
+		if c.io.queued() == 0 {
+			c.finishLose()
+		}
+	case stateConnecting:
+		c.io.abortConnecting(ErrAborted)
+	}
+	return nil // already closing or closed
+}
+
+// finishLose runs once everything queued was sent: it shuts down the
+// writing side (the peer sees end of stream after the last byte) and waits,
+// still reading and discarding, for the peer to close its side, so that
+// closing never resets a connection whose peer is still reading.
+func (c *stream) finishLose() {
+	c.state = stateLinger
+	c.io.shutdownWrite()
+	if c.flags.Load()&flagEOF != 0 && c.inq.empty() {
+		c.io.closeNow(ErrConnectionDone)
+		return
+	}
+	if c.paused {
+		c.paused = false
+		c.flags.And(^uint32(flagPaused))
+		c.io.kickRead()
+	}
+	c.timer, _ = c.r.CallLater(c.cfg.linger, func() {
+		c.timer = nil
+		c.io.closeNow(ErrConnectionDone)
+	})
+}
+
+// AbortConnection implements Transport.
+func (c *stream) AbortConnection() error { return c.abort(ErrAborted) }
+
+// AbortWithError implements Transport.
+func (c *stream) AbortWithError(reason error) error {
+	if reason == nil {
+		reason = ErrAborted
+	}
+	return c.abort(reason)
+}
+
+func (c *stream) abort(reason error) error {
+	if c.state == stateClosed {
+		return nil
+	}
+	if c.io.abortConnecting(reason) {
+		return nil
+	}
+	c.io.closeNow(reason)
+	return nil
+}
+
+// ended is the common part of closing: release what was read, cancel the
+// linger timer, and run ConnectionLost and the reactor's hooks, once.
+// connected is false for a connection that never connected, whose factory
+// hears of it through ConnectionFailed instead.
+func (c *stream) ended(reason error, connected bool) {
+	if c.timer != nil {
+		_ = c.timer.Cancel()
+		c.timer = nil
+	}
+	for ch := c.inq.peek(); ch != nil; ch = c.inq.peek() {
+		c.inq.pop()
+		c.unread.Add(-int64(ch.n))
+		c.r.putChunk(ch)
+	}
+	hooks := c.onLost
+	c.onLost = nil
+	if connected {
+		c.r.stats.conns.Add(-1)
+		p := c.proto
+		c.r.safeCall("ConnectionLost", func() { p.ConnectionLost(reason) })
+	}
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// PauseProducing implements Transport.
+func (c *stream) PauseProducing() {
+	if c.paused || c.state == stateClosed {
+		return
+	}
+	c.paused = true
+	c.flags.Or(flagPaused)
+}
+
+// ResumeProducing implements Transport.
+func (c *stream) ResumeProducing() {
+	if !c.paused || c.state == stateClosed {
+		return
+	}
+	c.paused = false
+	c.flags.And(^uint32(flagPaused))
+	c.deliver() // what was read before the pause
+	if c.state != stateClosed {
+		c.io.kickRead()
+	}
+}
+
+// SetWriteBufferLimits implements Transport.
+func (c *stream) SetWriteBufferLimits(high, low int) {
+	if low > high {
+		low = high
+	}
+	c.cfg.high, c.cfg.low = high, max(low, 0)
+}
+
+func (c *stream) LocalAddr() net.Addr  { return c.local }
+func (c *stream) RemoteAddr() net.Addr { return c.remote }
+func (c *stream) ID() ConnID           { return ConnID(c.h.token()) }
+
+// Stats implements Transport.
+func (c *stream) Stats() ConnStats {
+	return ConnStats{
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut,
+		MessagesIn:  c.msgsIn,
+		MessagesOut: c.msgsOut,
+		Queued:      c.io.queued(),
+		Unread:      int(c.unread.Load()),
+	}
+}
+
+func (c *stream) open() bool { return c.state != stateClosed && c.state != stateConnecting }
+
+func (c *stream) whenLost(f func()) {
+	if c.state == stateClosed {
+		f()
+		return
+	}
+	c.onLost = append(c.onLost, f)
+}
+
+// putChunk recycles a read buffer into the pool its reader takes from.
+func (r *Reactor) putChunk(ch *chunk) {
+	if r.goNet {
+		r.goChunks.Put(ch)
+		return
+	}
+	r.chunks.put(ch)
+}
