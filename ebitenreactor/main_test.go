@@ -1,0 +1,13 @@
+package ebitenreactor_test
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(scenarioEnv); name != "" {
+		os.Exit(runChildScenario(name))
+	}
+	os.Exit(m.Run())
+}

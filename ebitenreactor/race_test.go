@@ -1,0 +1,5 @@
+//go:build race
+
+package ebitenreactor_test
+
+const raceEnabled = true
