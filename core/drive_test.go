@@ -170,3 +170,40 @@ func spin(d time.Duration) {
 	for end := time.Now().Add(d); time.Now().Before(end); {
 	}
 }
+
+func TestModeAndShutdownTimeout(t *testing.T) {
+	want := map[string]Mode{"run": DrivenByRun, "interleave": DrivenByWaker, "drain": DrivenByDrain}
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor(WithShutdownTimeout(3 * time.Second))
+		if r.Mode() != NotDriven || r.ShutdownTimeout() != 3*time.Second {
+			t.Fatalf("before start: %v, %v", r.Mode(), r.ShutdownTimeout())
+		}
+		var got Mode
+		r.CallWhenRunning(func() {
+			got = r.Mode()
+			r.SetShutdownTimeout(time.Second)
+			must(t, r.Stop())
+		})
+		h.runReactor(r)
+		if got != want[h.drv.name] || r.Mode() != NotDriven || r.ShutdownTimeout() != time.Second {
+			t.Fatalf("mode while running %v (want %v), after %v; timeout %v", got, want[h.drv.name], r.Mode(), r.ShutdownTimeout())
+		}
+	})
+}
+
+func TestDrainAllocatesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		must(t, r.Start())
+		defer stopAndDrain(t, r)
+		n := 0
+		f := func() { n++ }
+		allocs := testing.AllocsPerRun(1000, func() {
+			r.CallFromThread(f)
+			r.Drain(time.Millisecond)
+		})
+		if allocs != 0 || n == 0 {
+			t.Fatalf("%v allocations per CallFromThread+Drain (ran %d)", allocs, n)
+		}
+	})
+}

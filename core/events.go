@@ -216,6 +216,7 @@ func (r *Reactor) cutEvent(ev *sysEvent, why string) {
 		default:
 			r.log.Warn("reactor: gave up waiting for a before trigger",
 				"event", ev.name, "trigger", funcName(w.t.fn), "why", why)
+			r.stats.cutOff.Add(1)
 		}
 	}
 	ev.waiting = 0

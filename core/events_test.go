@@ -489,6 +489,9 @@ func TestShutdownTimeoutCutsOffBeforeTrigger(t *testing.T) {
 		if h.logs.find("gave up waiting") == "" {
 			t.Fatal("the cut-off trigger was not logged")
 		}
+		if n := r.Stats().CutOff; n != 1 {
+			t.Fatalf("Stats().CutOff = %d, want 1", n)
+		}
 	})
 }
 

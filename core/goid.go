@@ -6,9 +6,12 @@ import "runtime"
 // stack trace ("goroutine 123 [running]:"). It costs about a microsecond, so
 // the reactor only asks for it where it must know whether the caller is the
 // main thread: when recording who drains, and on the rare path where the
-// ring is full.
-func goid() uint64 {
-	var buf [64]byte
+// ring is full. buf receives the trace header; callers on the main thread
+// pass the reactor's own buffer so that the call allocates nothing.
+func goid(buf *[64]byte) uint64 {
+	if buf == nil {
+		buf = new([64]byte)
+	}
 	n := runtime.Stack(buf[:], false)
 	b := buf[:n]
 	const prefix = "goroutine "

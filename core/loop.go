@@ -225,7 +225,7 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 		d.setDirect(mode == modeInline)
 	}
 	l := &loop{r: r, p: p, mode: mode, events: make([]pollEvent, 256)}
-	r.mainG.Store(goid())
+	r.mainG.Store(goid(&r.gbuf))
 	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
 		if err := p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
@@ -423,7 +423,7 @@ func (l *loop) workPending() bool {
 func (l *loop) runOnce() {
 	r := l.r
 	if r.loop.Load() == l && !r.inRound {
-		r.mainG.Store(goid())
+		r.mainG.Store(goid(&r.gbuf))
 		r.rounds(0)
 		if r.loop.Load() == l {
 			l.storeDeadline()
@@ -464,7 +464,7 @@ func (r *Reactor) Drain(budget time.Duration) DrainStats {
 		st.HighWater = r.ring.highWater()
 		return st
 	}
-	r.mainG.Store(goid())
+	r.mainG.Store(goid(&r.gbuf))
 	st.Depth = r.ring.depth()
 	start := time.Now()
 	st.Ran = r.rounds(budget)

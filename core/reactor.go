@@ -52,6 +52,7 @@ type Reactor struct {
 	outPool  outPool // main thread
 
 	// Main thread only.
+	gbuf        [64]byte // for goid on the main thread, so Drain allocates nothing
 	overflow    []func() // thread calls from the main thread that found the ring full
 	timers      timerHeap
 	timerSeq    uint64
@@ -122,7 +123,7 @@ func New(opts ...Option) (*Reactor, error) {
 		r.clock = systemClock{}
 	}
 	r.shutTO.Store(int64(cfg.shutdownTimeout))
-	r.mainG.Store(goid())
+	r.mainG.Store(goid(&r.gbuf))
 	return r, nil
 }
 
@@ -133,6 +134,47 @@ func (r *Reactor) Backend() string {
 	}
 	return Backends()[0]
 }
+
+// Mode says how a reactor is driven.
+type Mode int32
+
+// The ways to drive a reactor.
+const (
+	NotDriven     Mode = iota // not started, crashed, or shut down
+	DrivenByRun               // Run
+	DrivenByDrain             // Start, then Drain
+	DrivenByWaker             // Interleave
+)
+
+func (m Mode) String() string {
+	switch m {
+	case DrivenByRun:
+		return "run"
+	case DrivenByDrain:
+		return "drain"
+	case DrivenByWaker:
+		return "interleave"
+	}
+	return "not driven"
+}
+
+// Mode returns how the reactor is driven now. Safe from any goroutine.
+func (r *Reactor) Mode() Mode {
+	l := r.loop.Load()
+	switch {
+	case l == nil:
+		return NotDriven
+	case l.mode == modeInline:
+		return DrivenByRun
+	case l.waker != nil:
+		return DrivenByWaker
+	}
+	return DrivenByDrain
+}
+
+// ShutdownTimeout returns the bound set by SetShutdownTimeout (or
+// WithShutdownTimeout); 0 means none. Safe from any goroutine.
+func (r *Reactor) ShutdownTimeout() time.Duration { return time.Duration(r.shutTO.Load()) }
 
 // Running reports whether the reactor is running: true from the During
 // phase of startup to the During phase of shutdown (Twisted's
@@ -224,7 +266,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 }
 
 func (r *Reactor) callFromThreadSlow(f func()) error {
-	me := goid()
+	me := goid(nil)
 	if me == r.mainG.Load() {
 		if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
 			r.wakeConsumer()

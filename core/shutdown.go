@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Stop begins the shutdown sequence (Twisted's reactor.stop) and returns at
 // once; the sequence runs later on the main thread: Before-shutdown triggers
@@ -12,11 +15,18 @@ import "time"
 // trigger).
 func (r *Reactor) Stop() error {
 	for {
-		s := r.state.Load()
-		if s != int32(stateRunning) {
-			return ErrNotRunning
+		s := reactorState(r.state.Load())
+		switch s {
+		case stateIdle:
+			return fmt.Errorf("%w: not started (or crashed)", ErrNotRunning)
+		case stateStarting:
+			return fmt.Errorf("%w: still starting", ErrNotRunning)
+		case stateStopping:
+			return fmt.Errorf("%w: already stopping", ErrNotRunning)
+		case stateStopped:
+			return fmt.Errorf("%w: stopped", ErrNotRunning)
 		}
-		if r.state.CompareAndSwap(s, int32(stateStopping)) {
+		if r.state.CompareAndSwap(int32(s), int32(stateStopping)) {
 			break
 		}
 	}

@@ -17,6 +17,7 @@ type Stats struct {
 	QueuedBytes   int64  // bytes written by the program and not yet sent, over all connections
 	Conns         int    // open TCP connections
 	Dropped       uint64 // datagrams dropped (full queue or kernel drops), never silently
+	CutOff        uint64 // before triggers whose channel the reactor gave up waiting for (shutdown timeout, poller failure)
 }
 
 // counters are the shared, atomically updated figures behind Stats.
@@ -29,6 +30,7 @@ type counters struct {
 	queuedBytes atomic.Int64
 	conns       atomic.Int64
 	dropped     atomic.Uint64
+	cutOff      atomic.Uint64
 }
 
 // Stats returns the reactor's counters. Safe from any goroutine.
@@ -46,6 +48,7 @@ func (r *Reactor) Stats() Stats {
 		QueuedBytes:   c.queuedBytes.Load(),
 		Conns:         int(c.conns.Load()),
 		Dropped:       c.dropped.Load(),
+		CutOff:        c.cutOff.Load(),
 	}
 }
 
@@ -54,4 +57,4 @@ func (r *Reactor) Stats() Stats {
 // function) or, before it started, the one that made it (Twisted's
 // isInIOThread). It costs about a microsecond; use it in assertions, not
 // on hot paths.
-func (r *Reactor) InMainThread() bool { return goid() == r.mainG.Load() }
+func (r *Reactor) InMainThread() bool { return goid(nil) == r.mainG.Load() }

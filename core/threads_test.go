@@ -19,12 +19,12 @@ func TestCallFromThreadRunsOnMainThread(t *testing.T) {
 		var main, ran uint64
 		var inMain, inOther bool
 		r.CallWhenRunning(func() {
-			main = goid()
+			main = goid(nil)
 			inMain = r.InMainThread()
 			go func() {
 				inOther = r.InMainThread()
 				must(t, r.CallFromThread(func() {
-					ran = goid()
+					ran = goid(nil)
 					must(t, r.Stop())
 				}))
 			}()
