@@ -8,8 +8,14 @@ export CGO_ENABLED := 1
 # Every package of the main module, and the benchmark module.
 PKGS := ./...
 TEST_TIMEOUT ?= 20m
-# Cross-builds that must keep compiling (see README, Platforms).
+# Cross-builds that must keep compiling (see README, Platforms): the
+# headless packages for every target; the Ebiten ones for Windows, the one
+# target Ebiten v2.8.8 builds for from Linux without a cgo cross toolchain.
 CROSS := windows/amd64 darwin/arm64 darwin/amd64 freebsd/amd64 linux/arm64
+HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
+	./examples/multiplayer/netclient/... ./examples/multiplayer/server/... ./examples/multiplayer/bots/...
+EBITEN_CROSS := windows/amd64
+EBITEN_PKGS := ./ebitenreactor/...
 
 .PHONY: all deps build test vet cross lint bench run clean
 
@@ -24,11 +30,25 @@ build: deps
 vet:
 	$(GO) vet $(PKGS)
 
+# go vet and go build for the other platforms, so that a platform break
+# shows the day it happens.
+cross:
+	@set -e; for t in $(CROSS); do \
+		echo "cross: $$t (headless packages)"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(HEADLESS); \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(HEADLESS); \
+	done; \
+	for t in $(EBITEN_CROSS); do \
+		echo "cross: $$t (Ebiten packages)"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(EBITEN_PKGS); \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(EBITEN_PKGS); \
+	done
+
 # The behavioural suites run with the race detector, goroutine- and
 # descriptor-leak checks, under a private Xvfb when there is no display.
 # Packages run one at a time so that the frame-budget tests of the Ebiten
 # plugin do not share the two cores with another package's load.
-test: deps vet
+test: deps vet cross
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 lint: vet
