@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 // The flood's peers in a process of their own (FLOOD_EXTERNAL=1): the

@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 // Ebiten allows ebiten.RunGame once per process, and only on the main

@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 import (

@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 // The child-process scenarios: each runs one real ebiten.RunGame.

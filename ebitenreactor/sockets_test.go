@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 // Raw loopback sockets for the reactor: the TCP transport is not in core

@@ -1,3 +1,5 @@
+//go:build unix
+
 package ebitenreactor_test
 
 // In-process tests: they drive the wrapper's Update directly, without a
