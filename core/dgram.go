@@ -1,9 +1,6 @@
 package core
 
-import (
-	"net/netip"
-	"sync/atomic"
-)
+import "net/netip"
 
 // maxDatagram is the largest datagram a UDP port delivers; longer ones are
 // dropped and counted as truncated. Game datagrams stay under the path MTU
@@ -34,36 +31,6 @@ func (p *dgramPool) get() *dgram {
 
 func (p *dgramPool) put(d *dgram) { p.free.push(d) }
 
-// dgramQueue is a port's single-producer (poll loop), single-consumer (main
-// thread) queue of datagrams.
-type dgramQueue struct {
-	head  atomic.Uint32
-	tail  atomic.Uint32
-	slots [dgramQueueCap]*dgram
-}
-
+// dgramQueueCap bounds how many datagrams a UDP port keeps for the main
+// thread; beyond it they are dropped and counted.
 const dgramQueueCap = 1024
-
-func (q *dgramQueue) push(d *dgram) bool {
-	t := q.tail.Load()
-	if t-q.head.Load() >= dgramQueueCap {
-		return false
-	}
-	q.slots[t%dgramQueueCap] = d
-	q.tail.Store(t + 1)
-	return true
-}
-
-func (q *dgramQueue) peek() *dgram {
-	h := q.head.Load()
-	if h == q.tail.Load() {
-		return nil
-	}
-	return q.slots[h%dgramQueueCap]
-}
-
-func (q *dgramQueue) pop() {
-	h := q.head.Load()
-	q.slots[h%dgramQueueCap] = nil
-	q.head.Store(h + 1)
-}

@@ -93,24 +93,17 @@ func (e *PollerError) Unwrap() error { return e.Err }
 
 // readError and writeError classify what reading or writing a connection
 // failed with, keeping the system error inside.
-func readError(err error) error {
-	switch {
-	case isResetErr(err):
-		return fmt.Errorf("%w: %w", ErrConnectionReset, err)
-	case isTimeoutErr(err):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	}
-	return fmt.Errorf("%w: read: %w", ErrConnectionReset, err)
-}
+func readError(err error) error  { return ioError("read", err) }
+func writeError(err error) error { return ioError("write", err) }
 
-func writeError(err error) error {
+func ioError(op string, err error) error {
 	switch {
 	case isResetErr(err):
 		return fmt.Errorf("%w: %w", ErrConnectionReset, err)
 	case isTimeoutErr(err):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
-	return fmt.Errorf("%w: write: %w", ErrConnectionReset, err)
+	return fmt.Errorf("%w: %s: %w", ErrConnectionReset, op, err)
 }
 
 // dialError classifies what a dial failed with.

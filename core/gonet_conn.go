@@ -41,7 +41,7 @@ func newGoConn(r *Reactor, c net.Conn, cfg connConfig) *goConn {
 		wkick:  make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 	}
-	g.stream = stream{r: r, cfg: cfg, io: g, local: c.LocalAddr(), remote: c.RemoteAddr()}
+	g.stream = stream{r: r, cfg: cfg, io: g, local: c.LocalAddr(), remote: c.RemoteAddr(), inq: newSPSC[*chunk](chunkQueueCap)}
 	g.h = &handle{fd: -1, owner: g, want: evRead}
 	return g
 }

@@ -22,7 +22,7 @@ type stream struct {
 
 	// Shared with the reader (the poll loop, or the connection's reader
 	// goroutine).
-	inq     chunkQueue
+	inq     spsc[*chunk]
 	unread  atomic.Int64
 	flags   atomic.Uint32
 	rerr    error // set by the reader before flagErr

@@ -89,12 +89,7 @@ func (r *Reactor) AdoptListener(ln net.Listener, f Factory, opts ...ListenOption
 	if ln == nil || f == nil {
 		return nil, fmt.Errorf("%w: nil listener or Factory", ErrInvalidArgument)
 	}
-	cfg := listenConfig{conn: defaultConnConfig()}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+	cfg := listenOptions(opts)
 	p := &Port{r: r, factory: f, cfg: cfg, addr: ln.Addr(), fd: -1}
 	if r.goNet {
 		return p, p.acceptGo(ln)
@@ -230,12 +225,7 @@ func (r *Reactor) AdoptConn(c net.Conn, p Protocol, opts ...ListenOption) (Trans
 	if c == nil || p == nil {
 		return nil, fmt.Errorf("%w: nil conn or Protocol", ErrInvalidArgument)
 	}
-	cfg := listenConfig{conn: defaultConnConfig()}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+	cfg := listenOptions(opts)
 	if _, isTCP := c.(*net.TCPConn); !isTCP {
 		cfg.conn.noDelay = false
 	}

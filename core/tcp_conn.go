@@ -30,7 +30,7 @@ type tcpConn struct {
 
 func newTCPConn(r *Reactor, fd int, cfg connConfig) *tcpConn {
 	c := &tcpConn{fd: fd, out: outQueue{pool: &r.outPool}}
-	c.stream = stream{r: r, cfg: cfg, io: c}
+	c.stream = stream{r: r, cfg: cfg, io: c, inq: newSPSC[*chunk](chunkQueueCap)}
 	c.h = &handle{fd: fd, owner: c, want: evRead}
 	return c
 }
@@ -209,35 +209,36 @@ func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
 func (c *tcpConn) writeNow(p []byte) (int, error) {
 	for {
 		n, err := unix.Write(c.fd, p)
-		if n > 0 {
-			c.wrote(n)
+		if n, err, again := c.wroteNow(n, err); !again {
+			return n, err
 		}
-		switch err {
-		case nil, unix.EAGAIN:
-			return max(n, 0), nil
-		case unix.EINTR:
-			continue
-		}
-		c.failLater(err)
-		return max(n, 0), err
 	}
 }
 
 func (c *tcpConn) writevNow(bufs [][]byte) (int, error) {
 	for {
 		n, err := writev(c.fd, bufs)
-		if n > 0 {
-			c.wrote(n)
+		if n, err, again := c.wroteNow(n, err); !again {
+			return n, err
 		}
-		switch err {
-		case nil, unix.EAGAIN:
-			return max(n, 0), nil
-		case unix.EINTR:
-			continue
-		}
-		c.failLater(err)
-		return max(n, 0), err
 	}
+}
+
+// wroteNow accounts for a direct write: what the socket took, whether to
+// retry (interrupted), and the error that loses the connection, if any.
+func (c *tcpConn) wroteNow(n int, err error) (int, error, bool) {
+	if n > 0 {
+		c.wrote(n)
+	}
+	n = max(n, 0)
+	switch err {
+	case nil, unix.EAGAIN:
+		return n, nil, false
+	case unix.EINTR:
+		return n, nil, true
+	}
+	c.failLater(err)
+	return n, err, false
 }
 
 // failLater loses the connection on the next round, so that ConnectionLost

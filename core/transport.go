@@ -167,6 +167,16 @@ type connConfig struct {
 	noDelay   bool
 }
 
+func listenOptions(opts []ListenOption) listenConfig {
+	cfg := listenConfig{conn: defaultConnConfig()}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return cfg
+}
+
 func defaultConnConfig() connConfig {
 	return connConfig{maxUnread: 1 << 20, high: 256 << 10, low: 64 << 10, linger: 5 * time.Second, noDelay: true}
 }

@@ -46,7 +46,7 @@ type UDPPort struct {
 
 	// Shared with the goroutine that reads the socket (the poll loop, or
 	// the port's own reader with the portable backend).
-	q         dgramQueue
+	q         spsc[*dgram]
 	refused   atomic.Bool
 	dgramsIn  atomic.Uint64
 	bytesIn   atomic.Uint64
@@ -82,7 +82,7 @@ func (r *Reactor) ListenUDP(addr string, p DatagramProtocol) (*UDPPort, error) {
 	if !ip.IsValid() {
 		ip = netip.IPv4Unspecified()
 	}
-	u := &UDPPort{r: r, proto: p, fd: -1}
+	u := &UDPPort{r: r, proto: p, fd: -1, q: newSPSC[*dgram](dgramQueueCap)}
 	u.h = &handle{fd: -1, owner: u, want: evRead}
 	if r.goNet {
 		err = u.listenGo(netip.AddrPortFrom(ip.Unmap(), ap.Port()))
