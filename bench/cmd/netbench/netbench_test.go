@@ -1,0 +1,144 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the netbench command: children started with
+// NETBENCH_AS_MAIN=1 (servers, or the driver itself) run main.
+func TestMain(m *testing.M) {
+	if os.Getenv("NETBENCH_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestServers runs every server for a fraction of a second: a few echoed
+// messages, the control protocol, and a short bulk stream into its sink.
+func TestServers(t *testing.T) {
+	t.Setenv("NETBENCH_AS_MAIN", "1")
+	for _, name := range rowOrder {
+		sp := allSpecs[name]
+		t.Run(strings.ReplaceAll(name, "/", "-"), func(t *testing.T) {
+			srv, err := startServer(sp, "echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.stop()
+			cl, err := newEchoClient(srv.addr, 4, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.close()
+			s0, err := srv.stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ph, err := cl.phase(100*time.Millisecond, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ph.msgs < 4 || len(ph.rtts) != ph.msgs {
+				t.Fatalf("echoed %d messages, %d round trips", ph.msgs, len(ph.rtts))
+			}
+			s1, err := srv.stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s1["conns"] != 4 || s1["mallocs"] < s0["mallocs"] {
+				t.Fatalf("stats before %v, after %v", s0, s1)
+			}
+			if _, err := srv.query("gc"); err != nil {
+				t.Fatal(err)
+			}
+			if rss, err := statusKB(srv.pid, "VmRSS"); err != nil || rss <= 0 {
+				t.Fatalf("VmRSS %d: %v", rss, err)
+			}
+			if _, err := cpuTicks(srv.pid); err != nil {
+				t.Fatal(err)
+			}
+
+			sink, err := startServer(sp, "sink")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.stop()
+			stop := make(chan struct{})
+			done, err := bulkSend(sink.addr, stop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(150 * time.Millisecond)
+			close(stop)
+			sent := <-done
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				st, err := sink.stats()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st["bytes"] > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("sent %d bytes, server counted none", sent)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestQuick runs the whole driver briefly and checks the table.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-quick", "-idleconns", "50", "-timeout", "2m")
+	cmd.Env = append(os.Environ(), "NETBENCH_AS_MAIN=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"reactor-epoll ", "reactor-poll ", "reactor-epoll/game ", "std ", "gnet1 ", "gnetN ", "msgs/s", "B/conn"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in the report:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseStrace(t *testing.T) {
+	const sample = `% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 45.00    0.010000           1     10000      2000 read
+ 40.00    0.008000           1     10000           write
+ 15.00    0.001000           1      1000           epoll_wait
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.019000           1     21000      2000 total
+`
+	f := filepath.Join(t.TempDir(), "strace.txt")
+	if err := os.WriteFile(f, []byte(sample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := parseStrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.msgs = 10000
+	if sc.total != 21000 || sc.calls["read"] != 10000 || sc.errors["read"] != 2000 || sc.calls["epoll_wait"] != 1000 {
+		t.Fatalf("%+v", sc)
+	}
+	if got := sc.perMsg(""); got != 2.1 {
+		t.Fatalf("per message %v", got)
+	}
+}
