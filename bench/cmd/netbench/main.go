@@ -35,13 +35,17 @@ var allSpecs = map[string]spec{
 	"reactor-poll":       {"reactor-poll", "reactor-poll", "run"},
 	"reactor-epoll/game": {"reactor-epoll/game", "reactor-epoll", "game"},
 	"reactor-poll/game":  {"reactor-poll/game", "reactor-poll", "game"},
-	"std":                {"std", "std", "run"},
-	"gnet1":              {"gnet1", "gnet1", "run"},
-	"gnetN":              {"gnetN", "gnetN", "run"},
+	// The portable backend: I/O goroutines on the Go runtime's poller (the
+	// only backend on Windows), measured here on Linux.
+	"reactor-portable":      {"reactor-portable", "reactor-portable", "run"},
+	"reactor-portable/game": {"reactor-portable/game", "reactor-portable", "game"},
+	"std":                   {"std", "std", "run"},
+	"gnet1":                 {"gnet1", "gnet1", "run"},
+	"gnetN":                 {"gnetN", "gnetN", "run"},
 }
 
 // rowOrder is the order of the table's rows.
-var rowOrder = []string{"reactor-epoll", "reactor-poll", "reactor-epoll/game", "reactor-poll/game", "std", "gnet1", "gnetN"}
+var rowOrder = []string{"reactor-epoll", "reactor-poll", "reactor-portable", "reactor-epoll/game", "reactor-poll/game", "reactor-portable/game", "std", "gnet1", "gnetN"}
 
 type config struct {
 	echoImpls, bulkImpls, idleImpls, perfImpls []spec
@@ -67,7 +71,7 @@ type config struct {
 func main() {
 	role := flag.String("role", "driver", "driver, or server (a child of the driver)")
 	// Server role.
-	impl := flag.String("impl", "", "server: reactor-epoll, reactor-poll, std, gnet1 or gnetN")
+	impl := flag.String("impl", "", "server: reactor-epoll, reactor-poll, reactor-portable, std, gnet1 or gnetN")
 	drive := flag.String("drive", "run", "server, reactor only: run (Run) or game (Start, then Drain(4ms) at 60 Hz)")
 	mode := flag.String("mode", "echo", "server: echo, or sink (count and discard)")
 	addr := flag.String("addr", "127.0.0.1:0", "server: address to listen on")
@@ -75,9 +79,9 @@ func main() {
 	srvMaxUnread := flag.Int("server-maxunread", 0, "server, reactor only: core.WithMaxUnread(n) (0: the default)")
 	// Driver role.
 	var cfg config
-	echoImpls := flag.String("echo", "reactor-epoll,reactor-poll,std,gnet1,gnetN", "servers for the echo and syscall measurements ('' to skip)")
-	bulkImpls := flag.String("bulk", "reactor-epoll,reactor-poll,reactor-epoll/game,reactor-poll/game,std,gnet1", "servers for the bulk stream ('' to skip)")
-	idleImpls := flag.String("idle", "reactor-epoll,reactor-poll,std,gnet1", "servers for the idle-connection memory ('' to skip)")
+	echoImpls := flag.String("echo", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1,gnetN", "servers for the echo and syscall measurements ('' to skip)")
+	bulkImpls := flag.String("bulk", "reactor-epoll,reactor-poll,reactor-portable,reactor-epoll/game,reactor-portable/game,std,gnet1", "servers for the bulk stream ('' to skip)")
+	idleImpls := flag.String("idle", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1", "servers for the idle-connection memory ('' to skip)")
 	perfImpls := flag.String("perf", "", "servers to profile with perf record -g during an echo phase (files in -out)")
 	flag.IntVar(&cfg.conns, "conns", 50, "echo: connections")
 	flag.IntVar(&cfg.size, "size", 64, "echo: message size in bytes")

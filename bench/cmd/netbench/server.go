@@ -56,7 +56,7 @@ func serverMain(impl, drive, mode, addr string, maxUnread int) error {
 	}
 	sink := mode == "sink"
 	switch impl {
-	case "reactor-epoll", "reactor-poll":
+	case "reactor-epoll", "reactor-poll", "reactor-portable":
 		return runReactor(impl[len("reactor-"):], drive, sink, addr, maxUnread)
 	case "std":
 		return runStd(sink, addr)
