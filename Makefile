@@ -50,12 +50,16 @@ cross:
 # plugin do not share the two cores with another package's load.
 test: deps vet cross
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	cd bench && $(GO) vet ./... && $(GO) test -race -short -count=1 ./...
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
+# Speed is measured here, never asserted in timed unit tests.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./core/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/
+	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
+	cd bench && $(GO) run ./cmd/netbench
 
 clean:
 	rm -rf bin out
