@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
@@ -67,13 +66,7 @@ type Game struct {
 	// ownsClose: the plugin called SetWindowClosingHandled(true) and acts
 	// on IsWindowBeingClosed.
 	ownsClose bool
-	// probe is set when the caller started the reactor before Wrap: a
-	// thread call queued by Wrap that only another driver could run before
-	// our first drain.
-	probe     *atomic.Bool
-	ticked    bool
 	tickStart time.Time // when this tick's Update began
-	foreign   bool      // the reactor turned out to be driven elsewhere: never touch it
 	finished  bool      // Finish has run
 }
 
@@ -157,24 +150,12 @@ func (g *Game) start() error {
 	if !errors.Is(err, core.ErrAlreadyRunning) {
 		return fmt.Errorf("ebitenreactor: starting the reactor: %w", err)
 	}
-	// core does not say how a running reactor is driven. What it does say:
-	// its main thread is the goroutine that started it (Start, Run,
-	// Interleave) until a Drain or an Interleave round moves it. Run
-	// blocks its goroutine, so a reactor under Run (or drained by another
-	// goroutine's loop, or whose Interleave host already ran a round
-	// elsewhere) has another main thread than ours.
-	if !g.r.InMainThread() {
-		return fmt.Errorf("%w: its main thread is another goroutine (started by Run, Interleave or Start elsewhere, or drained elsewhere); let Wrap start it, or call Start on the goroutine that calls Wrap", ErrDrivenElsewhere)
+	// A reactor the caller started for draining on this goroutine is
+	// ours to drain; one under Run or Interleave, or drained elsewhere, is
+	// not.
+	if g.r.Mode() != core.DrivenByDrain || !g.r.InMainThread() {
+		return fmt.Errorf("%w: it is driven by %v on another goroutine; let Wrap start it, or call Start on the goroutine that calls Wrap", ErrDrivenElsewhere, g.r.Mode())
 	}
-	// What remains undetected is an Interleave on this goroutine whose host
-	// has not run a round yet. A thread call queued now is run by whoever
-	// drives the reactor: if it has run by our first tick, someone else
-	// drains it, and Update refuses to race with them.
-	p := new(atomic.Bool)
-	if err := g.r.CallFromThread(func() { p.Store(true) }); err != nil {
-		return fmt.Errorf("ebitenreactor: probing the running reactor: %w", err)
-	}
-	g.probe = p
 	return nil
 }
 
@@ -227,16 +208,6 @@ func (g *Game) NetGraph() *NetGraph { return g.graph }
 func (g *Game) Update() error {
 	if g.sd.ended {
 		return g.sd.endErr
-	}
-	if !g.ticked {
-		g.ticked = true
-		if g.probe != nil && g.probe.Load() {
-			g.foreign = true
-			g.sd.ended = true
-			g.sig.stop()
-			g.sd.endErr = fmt.Errorf("%w: it ran a thread call before the first tick (Interleave?)", ErrDrivenElsewhere)
-			return g.sd.endErr
-		}
 	}
 	g.tickStart = time.Now()
 	g.watchStops()

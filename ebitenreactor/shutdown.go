@@ -233,12 +233,12 @@ func (g *Game) Finish(runErr error) error {
 	}
 	g.finished = true
 	g.sig.stop()
-	if !g.foreign && !g.sd.ended {
+	if !g.sd.ended {
 		g.requestStop(CausePlatformClosed)
 		g.notifyShutdown()
 		g.drainToEnd()
 	}
-	if runErr != nil || g.foreign {
+	if runErr != nil {
 		return runErr
 	}
 	return g.resultErr()
