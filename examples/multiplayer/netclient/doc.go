@@ -1,0 +1,66 @@
+// Package netclient is the client side of the example multiplayer game's
+// network session, on the project's reactor (package core). The headless
+// bots and the Ebiten client both use it; it has no graphics and starts no
+// goroutines.
+//
+// # Threading
+//
+// Everything runs on the reactor's main thread: Dial, every method of
+// Session, and the callbacks in Config. In the Ebiten client that thread is
+// Ebiten's Update goroutine (package ebitenreactor drains the reactor there),
+// so the game reads a Session directly each frame, with no locks and no
+// channels. In a headless program (the bots) it is the goroutine that calls
+// core.Reactor.Run.
+//
+// # Life of a session
+//
+//	sess, err := netclient.Dial(r, netclient.Config{Addr: "127.0.0.1:7777", Name: "alice", UDP: true})
+//
+// Dial connects (core.ConnectTCP) and, once connected, sends Hello. The
+// server answers Welcome (the player's id, a session token, the tick rate)
+// and a PlayerInfo for everybody present. From then on the session:
+//
+//   - samples the buttons the game set with SetButtons once per server tick,
+//     on a timer of its own at the tick rate, and sends each as a sequenced
+//     Input through a game.Predictor, which moves the own player at once
+//     (client-side prediction). Ticks with no button held send nothing;
+//   - receives a Snapshot every server tick, decoded without allocating into
+//     a reused slice, reconciles the own player with it (the Predictor
+//     replays the inputs the server had not applied yet) and buffers it in
+//     a game.Interpolator, which draws the others a little in the past;
+//   - optionally binds a UDP port (Config.UDP): it sends UDPBind with its
+//     token every Config.UDPBindInterval until the first snapshot arrives by
+//     UDP, which is the confirmation; after Config.UDPBindAttempts without
+//     one (or an ICMP refusal) it stays on TCP, which works just as well on a
+//     good network;
+//   - pings every Config.PingInterval and keeps a smoothed round-trip time;
+//     the pings also keep the connection alive while the player stands
+//     still. If the server sends nothing for Config.ServerTimeout, the
+//     connection is dropped as lost;
+//   - keeps the players' names from PlayerInfo and PlayerLeft.
+//
+// # What the game reads each frame
+//
+//	st := sess.State()            // status, cause, RTT, counters (a small struct, no allocation)
+//	me, ok := sess.Self()         // own player, predicted; ok is false until the first snapshot
+//	others = sess.Remote(others[:0]) // everybody else, interpolated, by increasing id
+//	name, _ := sess.Name(id)
+//
+// State.Status says what to show: StatusConnecting, StatusConnected,
+// StatusFailed (never got in: State.Cause and State.Err or State.Reason say
+// why, e.g. CauseUnreachable with a connection refused, or CauseRejected
+// with the server's "server full"), or StatusDisconnected (was in: the
+// server shut down, kicked the client with a reason, the connection was
+// lost, or the player quit). Config.OnStatus is called on every change, for
+// programs that prefer a callback.
+//
+// # Quitting cleanly
+//
+// Goodbye sends Goodbye and closes the connection once it is flushed; the
+// channel it returns is closed when the connection is gone, so a
+// Before-shutdown trigger can wait for it:
+//
+//	r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+//		return sess.Goodbye()
+//	})
+package netclient

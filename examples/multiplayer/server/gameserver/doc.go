@@ -1,0 +1,87 @@
+// Package gameserver is the authoritative server of the example multiplayer
+// game, on the project's reactor (package core) and nothing else: no
+// graphics, no goroutines of its own. The command in the parent directory is
+// a thin wrapper around it; tests and benchmarks run it in-process.
+//
+// Every callback of the server runs on the reactor's main thread, so its
+// state needs no locks. Methods of Server must be called there too (or
+// before the reactor starts), except where they say otherwise.
+//
+// # Wire format
+//
+// Every message, over TCP and over UDP, is one frame of package framing (a
+// uvarint length, then the payload) whose payload is a message of package
+// game (first byte: its MsgType). A UDP datagram carries exactly one frame.
+//
+//	client                                   server
+//	TCP connect                  ───────────▶ (handshake deadline starts)
+//	Hello{version, name}         ───────────▶ version checked, room checked
+//	                             ◀─────────── Reject{reason}, then close (version mismatch, full)
+//	                             ◀─────────── Welcome{id, token, tick rate, arena}
+//	                             ◀─────────── PlayerInfo for everybody present (itself included)
+//	                                          PlayerInfo{new player} to everybody else
+//	UDP: UDPBind{id, token}      ───────────▶ binds the datagram's source address (optional)
+//	Input{id, seq, buttons}      ───────────▶ at the client's tick rate (idle ticks may be skipped)
+//	Ping{t}                      ───────────▶ about once a second; keeps the connection alive
+//	                             ◀─────────── Pong{t}
+//	                             ◀─────────── Snapshot{tick, last input, players} every tick:
+//	                                          over UDP once bound, over TCP before
+//	                             ◀─────────── PlayerInfo / PlayerLeft as players come and go
+//	Goodbye                      ───────────▶ leaves at once (logged reason=quit), then close
+//	                             ◀─────────── Shutdown, then close, when the server stops
+//
+// # UDP binding
+//
+// The server listens for UDP on the same host and port number as TCP. It
+// never sends a datagram to an address that has not presented a valid
+// UDPBind: the player id and the 16-byte token from that player's Welcome
+// (crypto/rand, compared in constant time), from the same IP address as the
+// player's TCP connection. Invalid binds are counted and ignored; the server
+// never answers them, so it cannot be used to reflect traffic. A later valid
+// bind moves the binding (a client whose NAT mapping changed). The first UDP
+// snapshot a client receives is its confirmation.
+//
+// # Limits and policies
+//
+// See Config for every default. In short: client messages are at most
+// Config.MaxMessage bytes; at most Config.MaxConns TCP connections (further
+// ones are refused at accept) and Config.MaxPlayers players (a Hello beyond
+// gets Reject "server full"); Hello must come within Config.HandshakeTimeout
+// and a player must send something (inputs, pings) at least every
+// Config.IdleTimeout.
+//
+// Inputs pass a game.TokenBucket per client (Config.InputRate, burst
+// Config.InputBurst) and the world's bounded input queue. Inputs over the
+// limit are dropped; a client that gets more than Config.FloodTolerance
+// inputs dropped within one second is disconnected (reason=error, "input
+// flood"). So an honest client whose clock runs a little fast loses nothing,
+// a slightly faster one loses its excess inputs, and one sending at about
+// twice the allowed rate or more for a second is dropped. Pings have their
+// own bucket (Config.PingRate, burst 8); a ping over it disconnects at once,
+// since no honest client comes near it.
+//
+// A malformed message, an unknown or unexpected type, an oversized or
+// malformed frame, or an input claiming another player's id disconnects that
+// client at once with a logged reason; nobody else is affected. A
+// connection that has not joined is simply aborted. A player is dismissed:
+// it leaves the world at once, gets a Reject "kicked: <why>" (so a client
+// can show why), and the connection is closed once that is sent, or
+// aborted if the client has not closed its side within Config.Linger. Idle
+// players are dismissed the same way (reason=timeout). A client whose TCP
+// send queue stays above Config.SlowClientQueue (snapshots are skipped
+// meanwhile) for Config.SlowClientTimeout is aborted (it would not read a
+// Reject). Every connection reads at most 64 KiB ahead of the server, so a
+// flood is pushed back by TCP rather than buffered.
+//
+// # Logs
+//
+// Through log/slog: msg=listening once; msg=join (player, name, addr);
+// msg=leave (player, name, addr, reason=quit|timeout|error|shutdown, and
+// detail for the last three); msg=reject (addr, reason) when a Hello is
+// refused; msg=drop (addr, reason, detail) when a connection that never
+// joined is closed (rate limited by Config.DropLogRate; suppressed lines are
+// counted in the stats line); and, every Config.StatsInterval, msg=stats
+// with players, conns, tick_p50_ms, tick_p99_ms, in_bps, out_bps (the
+// reactor's byte counters: the whole process when the server owns its
+// reactor), udp_clients, inputs_dropped and drops_suppressed.
+package gameserver
