@@ -362,7 +362,7 @@ func (c *Connector) dialedGo(conn net.Conn, err error) {
 		c.r.safeCall("ConnectionFailed", func() { c.f.ConnectionFailed(perr) })
 		return
 	}
-	if err := newGoConn(c.r, conn, defaultConnConfig()).start(proto); err != nil {
+	if err := newGoConn(c.r, conn, c.cfg).start(proto); err != nil {
 		c.r.safeCall("ConnectionFailed", func() { c.f.ConnectionFailed(err) })
 	}
 }

@@ -230,6 +230,21 @@ func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
 	return c, nil
 }
 
+// CallEvery runs f on the main thread every interval, the first time one
+// interval from now, until the returned call is cancelled (Twisted's
+// task.LoopingCall). Its runs keep their cadence; if the reactor falls more
+// than an interval behind, the missed runs are skipped: f runs once and the
+// next run is on the next multiple of interval. It allocates once, not per
+// run. Main thread only.
+func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
+	if f == nil || interval <= 0 {
+		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
+	}
+	c := &DelayedCall{r: r, fn: f, index: -1, every: interval}
+	r.schedule(c, r.now().Add(interval))
+	return c, nil
+}
+
 func (r *Reactor) schedule(c *DelayedCall, when time.Time) {
 	r.timerSeq++
 	c.when = when

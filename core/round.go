@@ -77,9 +77,19 @@ func (r *Reactor) runRound(b *budget) bool {
 	limit := r.timerSeq
 	for c := r.timers.peek(); c != nil && !c.when.After(now) && c.seq <= limit; c = r.timers.peek() {
 		r.timers.pop()
-		c.state = callCalled
 		fn := c.fn
-		c.fn = nil
+		if c.every > 0 {
+			// Rescheduled before it runs, so that it can cancel or reset
+			// itself; it is after the round's limit, so not run twice.
+			next := c.when.Add(c.every)
+			if !next.After(now) {
+				next = c.when.Add((now.Sub(c.when)/c.every + 1) * c.every)
+			}
+			r.schedule(c, next)
+		} else {
+			c.state = callCalled
+			c.fn = nil
+		}
 		r.safeCall("timer", fn)
 		if r.loop.Load() != l {
 			return true

@@ -221,7 +221,11 @@ func (c *stream) LoseConnection() error {
 		c.state = stateClosing
 		if c.io.queued() == 0 {
 			c.finishLose()
+			return nil
 		}
+		// A peer that stops reading must not hold the connection open for
+		// ever: the linger time bounds the flush too.
+		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
 	case stateConnecting:
 		c.io.abortConnecting(ErrAborted)
 	}
@@ -244,10 +248,20 @@ func (c *stream) finishLose() {
 		c.flags.And(^uint32(flagPaused))
 		c.io.kickRead()
 	}
-	c.timer, _ = c.r.CallLater(c.cfg.linger, func() {
-		c.timer = nil
+	if c.timer == nil { // else the deadline set by LoseConnection stands
+		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
+	}
+}
+
+// lingerExpired ends a LoseConnection that took longer than the linger
+// time: cleanly if everything was sent, else as a timeout.
+func (c *stream) lingerExpired() {
+	c.timer = nil
+	if c.state == stateLinger {
 		c.io.closeNow(ErrConnectionDone)
-	})
+		return
+	}
+	c.io.closeNow(fmt.Errorf("%w: %d bytes still unsent after %v: the peer stopped reading", ErrTimeout, c.io.queued(), c.cfg.linger))
 }
 
 // AbortConnection implements Transport.

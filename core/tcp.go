@@ -115,6 +115,7 @@ type Connector struct {
 	cancel  context.CancelFunc // stops name resolution or dialing
 	done    bool
 	lastErr error
+	cfg     connConfig
 	fdc     fdConnect // the descriptor implementation's state
 }
 
@@ -124,8 +125,9 @@ type Connector struct {
 // not made within timeout (0: no limit) — reaches f.ConnectionFailed on the
 // main thread, never from inside ConnectTCP. Names are resolved on another
 // goroutine, so the main thread never blocks. If a name has several
-// addresses they are tried in order. Main thread.
-func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration) (*Connector, error) {
+// addresses they are tried in order. opts configure the connection
+// (WithLinger, WithMaxUnread). Main thread.
+func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration, opts ...ListenOption) (*Connector, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil ClientFactory", ErrInvalidArgument)
 	}
@@ -137,7 +139,7 @@ func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("%w: port %q in %q is not a number from 0 to 65535", ErrInvalidArgument, portStr, addr)
 	}
-	c := &Connector{r: r, f: f, addr: addr}
+	c := &Connector{r: r, f: f, addr: addr, cfg: listenOptions(opts).conn}
 	if timeout > 0 {
 		c.timer, _ = r.CallLater(timeout, func() {
 			c.timer = nil

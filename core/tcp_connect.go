@@ -80,7 +80,7 @@ func (c *Connector) next() {
 	}
 	// Connected or in progress: the poll loop reports write readiness when
 	// the outcome is known.
-	tc := newTCPConn(c.r, fd, defaultConnConfig())
+	tc := newTCPConn(c.r, fd, c.cfg)
 	tc.connecting = c
 	tc.state = stateConnecting
 	tc.flags.Store(flagConnecting)

@@ -561,3 +561,30 @@ func fillRandom(b []byte, seed uint64) {
 		}
 	}
 }
+
+// TestTCPLoseConnectionGivesUpOnStalledPeer: a peer that stops reading
+// cannot hold a LoseConnection open past the linger time.
+func TestTCPLoseConnectionGivesUpOnStalledPeer(t *testing.T) {
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		lost := make(chan struct{})
+		var reason error
+		port := listen(t, r, FactoryFunc(func(net.Addr) (Protocol, error) {
+			p := &protoFuncs{}
+			p.made = func(tr Transport) {
+				tr.Write(make([]byte, 32<<20)) // far more than the socket buffers hold
+				tr.LoseConnection()
+			}
+			p.lost = func(err error) { reason = err; close(lost); must(t, r.Stop()) }
+			return p, nil
+		}), WithLinger(200*time.Millisecond))
+		done := goClient(t, port.Addr().String(), func(c *net.TCPConn) {
+			<-lost // never read until the server gave up
+		})
+		h.runReactor(r)
+		<-done
+		if !errors.Is(reason, ErrTimeout) {
+			t.Fatalf("reason %v, want ErrTimeout", reason)
+		}
+	})
+}

@@ -187,3 +187,50 @@ func stopAndDrain(t *testing.T, r *Reactor) {
 		<-time.After(100 * time.Microsecond) // a frame
 	}
 }
+
+func TestCallEvery(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		clk := NewFakeClock(epoch)
+		r := h.newReactor(WithClock(clk))
+		must(t, r.Start())
+		defer stopAndDrain(t, r)
+		var at []time.Duration
+		var c *DelayedCall
+		c, err := r.CallEvery(secondT, func() {
+			at = append(at, r.Now().Sub(epoch))
+			if len(at) == 4 {
+				must(t, c.Cancel())
+			}
+		})
+		must(t, err)
+		step := func(d time.Duration) {
+			must(t, clk.Advance(d))
+			r.Drain(0)
+		}
+		step(secondT)               // 1s: runs
+		step(2*secondT + secondT/2) // 3.5s: runs once, the 2s-3s backlog skipped
+		step(secondT / 2)           // 4s: runs on the cadence
+		if !c.Active() || !c.Time().Equal(epoch.Add(5*secondT)) {
+			t.Fatalf("after three runs: active %v, next at %v", c.Active(), c.Time().Sub(epoch))
+		}
+		step(secondT) // 5s: runs and cancels itself
+		step(10 * secondT)
+		want := []time.Duration{secondT, 3*secondT + secondT/2, 4 * secondT, 5 * secondT}
+		if !reflect.DeepEqual(at, want) {
+			t.Fatalf("ran at %v, want %v", at, want)
+		}
+		if c.Active() {
+			t.Fatal("cancelled repeating call is active")
+		}
+		if _, err := r.CallEvery(0, func() {}); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("zero interval: %v", err)
+		}
+		n := 0
+		every, _ := r.CallEvery(secondT, func() { n++ })
+		allocs := testing.AllocsPerRun(100, func() { step(secondT) })
+		every.Cancel()
+		if allocs != 0 || n < 100 {
+			t.Fatalf("%v allocations per run of a repeating call (%d runs)", allocs, n)
+		}
+	})
+}

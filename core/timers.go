@@ -11,6 +11,7 @@ type DelayedCall struct {
 	seq   uint64 // scheduling order: calls due at the same instant run by it
 	index int    // position in the reactor's heap, -1 when not in it
 	state callState
+	every time.Duration // CallEvery: the interval; 0 for a one-shot call
 }
 
 type callState uint8
@@ -70,7 +71,7 @@ func (c *DelayedCall) Delay(d time.Duration) error {
 }
 
 // Active reports whether the call is still scheduled: neither run nor
-// cancelled.
+// cancelled. A call made by CallEvery stays active until cancelled.
 func (c *DelayedCall) Active() bool { return c.state == callPending }
 
 // Time returns when the call is scheduled to run, by the reactor's clock.

@@ -151,8 +151,8 @@ var (
 	ErrRefusedByFactory  = errors.New("reactor: connection refused by factory")
 )
 
-// ListenOption configures the connections of ListenTCP, AdoptListener and
-// AdoptConn.
+// ListenOption configures the connections made by ListenTCP,
+// AdoptListener, AdoptConn and ConnectTCP.
 type ListenOption func(*listenConfig)
 
 type listenConfig struct {
@@ -187,7 +187,8 @@ func defaultConnConfig() connConfig {
 // back on the peer. Memory stays bounded and nothing is lost.
 func WithMaxUnread(n int) ListenOption { return func(c *listenConfig) { c.conn.maxUnread = n } }
 
-// WithLinger bounds how long LoseConnection waits, after sending
-// everything, for the peer to close its side before closing anyway
-// (default 5s).
+// WithLinger bounds how long LoseConnection may take (default 5s): to send
+// what is queued and then see the peer close its side. A peer that reads
+// everything but never closes is closed on anyway (ErrConnectionDone); one
+// that stops reading is aborted with ErrTimeout, unsent bytes dropped.
 func WithLinger(d time.Duration) ListenOption { return func(c *listenConfig) { c.conn.linger = d } }
