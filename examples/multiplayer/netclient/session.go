@@ -195,7 +195,6 @@ type Session struct {
 
 	buttons  uint8
 	dt       time.Duration
-	nextTick time.Time
 	epoch    time.Time // pings carry the time since epoch
 	lastRecv time.Time
 	token    [16]byte
@@ -507,10 +506,9 @@ func (s *Session) welcome(w game.Welcome) {
 	s.token = w.Token
 	s.pred = game.NewPredictor(w.PlayerID, w.TickRate)
 	s.dt = time.Duration(float64(time.Second) / float64(w.TickRate))
-	now := s.r.Now()
-	s.nextTick = now.Add(s.dt)
-	s.tickTimer, _ = s.r.CallLater(s.dt, s.tickFn)
-	s.ping() // the first RTT sample at once; it re-arms itself
+	s.tickTimer, _ = s.r.CallEvery(s.dt, s.tickFn)
+	s.ping() // the first RTT sample at once
+	s.pingTimer, _ = s.r.CallEvery(s.cfg.PingInterval, s.pingFn)
 	if s.cfg.UDP {
 		s.startUDP()
 	}
@@ -518,35 +516,25 @@ func (s *Session) welcome(w game.Welcome) {
 }
 
 // clientTick samples the buttons once per server tick and sends them as an
-// Input. Late by several ticks (a long frame), it sends at most two and
-// forgets the rest, which the server's rate limit would refuse anyway.
+// Input. It runs on a repeating timer (core's CallEvery, no allocation per
+// tick); late by several ticks (a long frame), it runs once and the missed
+// ticks are skipped, which the server's rate limit would refuse anyway.
 func (s *Session) clientTick() {
-	s.tickTimer = nil
-	now := s.r.Now()
-	for n := 0; !s.nextTick.After(now); n++ {
-		if n == 2 {
-			s.nextTick = now.Add(s.dt)
-			break
+	if s.cfg.OnTick != nil {
+		s.cfg.OnTick(s)
+		if s.finished {
+			return
 		}
-		if s.cfg.OnTick != nil {
-			s.cfg.OnTick(s)
-			if s.finished {
-				return
-			}
-		}
-		if s.buttons != 0 { // idle ticks move nothing: skip them
-			in := s.pred.Input(s.buttons)
-			s.send(game.AppendInput(s.msg[:0], in))
-			s.st.InputsSent++
-		}
-		s.nextTick = s.nextTick.Add(s.dt)
 	}
-	s.tickTimer, _ = s.r.CallLater(s.nextTick.Sub(now), s.tickFn)
+	if s.buttons != 0 { // idle ticks move nothing: skip them
+		in := s.pred.Input(s.buttons)
+		s.send(game.AppendInput(s.msg[:0], in))
+		s.st.InputsSent++
+	}
 }
 
-// ping sends a Ping, checks that the server is alive, and re-arms itself.
+// ping sends a Ping and checks that the server is alive.
 func (s *Session) ping() {
-	s.pingTimer = nil
 	if s.t == nil {
 		return
 	}
@@ -556,7 +544,6 @@ func (s *Session) ping() {
 		return
 	}
 	s.send(game.AppendPing(s.msg[:0], game.Ping{T: int64(now.Sub(s.epoch))}))
-	s.pingTimer, _ = s.r.CallLater(s.cfg.PingInterval, s.pingFn)
 }
 
 // pong takes an RTT sample.

@@ -55,7 +55,6 @@ type conn struct {
 	leaveReason string // why we are closing it, when we decided to
 	rejected    bool   // a Reject was sent and logged
 	closed      bool   // ConnectionLost was called
-	abortTimer  *core.DelayedCall
 }
 
 // ConnectionMade implements framing.Handler.
@@ -198,19 +197,12 @@ func (c *conn) dismiss(reason string, err error) {
 }
 
 // closeAfterFlush closes the connection once what is queued is sent, and
-// ignores whatever the client sends meanwhile. core's LoseConnection bounds
-// the wait for the client's end of stream, but not the flush itself, so a
-// client that stops reading would keep the connection open for ever: it is
-// aborted after Config.Linger.
+// ignores whatever the client sends meanwhile. core bounds the whole close
+// by the linger time (WithLinger: Config.Linger): a client that stops
+// reading is aborted with core.ErrTimeout.
 func (c *conn) closeAfterFlush() {
 	c.state = stateClosing
 	_ = c.t.LoseConnection()
-	if !c.closed && c.abortTimer == nil {
-		c.abortTimer, _ = c.s.r.CallLater(c.s.cfg.Linger, func() {
-			c.abortTimer = nil
-			_ = c.t.AbortWithError(fmt.Errorf("%w: still open %v after closing", ErrLinger, c.s.cfg.Linger))
-		})
-	}
 }
 
 // kick disconnects the client at once (the connection is aborted) and
@@ -227,10 +219,6 @@ func (c *conn) kick(reason string, err error) {
 func (c *conn) ConnectionLost(reason error) {
 	s := c.s
 	c.closed = true
-	if c.abortTimer != nil {
-		_ = c.abortTimer.Cancel()
-		c.abortTimer = nil
-	}
 	delete(s.conns, c)
 	defer s.checkClosed()
 	why := c.leaveReason

@@ -31,9 +31,6 @@ var (
 	// ErrSlowClient: the client did not read its snapshots for
 	// Config.SlowClientTimeout.
 	ErrSlowClient = errors.New("gameserver: client not reading")
-	// ErrLinger: a connection being closed (after Goodbye, Reject or a
-	// dismissal) was still open Config.Linger later, so it was aborted.
-	ErrLinger = fmt.Errorf("%w: close not completed", core.ErrTimeout)
 	// ErrTooManyConns: refused at accept, Config.MaxConns are open.
 	ErrTooManyConns = errors.New("gameserver: too many connections")
 	// ErrShuttingDown: refused at accept, the server is shutting down.
