@@ -70,11 +70,14 @@ func (r *Reactor) startShutdownTimer() {
 	if ev == nil || !ev.firing || ev.waiting == 0 || d <= 0 {
 		return
 	}
-	left := d - r.now().Sub(r.shutStart)
-	r.shutTimer, _ = r.CallLater(left, func() {
+	// An absolute deadline: reading the clock twice (for "time left", then
+	// in CallLater) could straddle a jump of the clock and push it back.
+	c := &DelayedCall{r: r, index: -1, fn: func() {
 		r.shutTimer = nil
 		r.cutEvent(ev, "shutdown timeout "+d.String())
-	})
+	}}
+	r.schedule(c, r.shutStart.Add(d))
+	r.shutTimer = c
 }
 
 // finishShutdown ends the sequence after the After triggers ran.

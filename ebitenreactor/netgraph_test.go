@@ -90,11 +90,12 @@ func TestNetGraphDrawAddsNoAllocations(t *testing.T) {
 	t.Logf("net graph Draw: %.0f draws, %.1f µs/draw, %.3f allocs (%.0f B)/draw, worst frame %.0f; a one-triangle draw: %.3f allocs (%.0f B)",
 		m["draws"], m["ns_per_draw"]/1e3, m["allocs_per_draw"], m["bytes_per_draw"], m["worst_allocs_in_a_draw"],
 		m["one_triangle_allocs_per_draw"], m["one_triangle_bytes_per_draw"])
-	if m["allocs_per_draw"] > m["one_triangle_allocs_per_draw"]+0.01 || m["bytes_per_draw"] > m["one_triangle_bytes_per_draw"]+1 {
+	// The counts are process-wide: Ebitengine's other goroutines allocate
+	// now and then during a Draw (more so on a loaded machine), so a single
+	// frame proves nothing and the average gets a small tolerance. An
+	// allocation of the graph's own, once per Draw, would add a whole 1.
+	if m["allocs_per_draw"] > m["one_triangle_allocs_per_draw"]+0.05 || m["bytes_per_draw"] > m["one_triangle_bytes_per_draw"]+8 {
 		t.Errorf("the graph's Draw allocates more than a single draw call: %.3f allocs (%.0f B) per draw against %.3f (%.0f B)",
 			m["allocs_per_draw"], m["bytes_per_draw"], m["one_triangle_allocs_per_draw"], m["one_triangle_bytes_per_draw"])
-	}
-	if m["worst_allocs_in_a_draw"] > 1 {
-		t.Errorf("a Draw made %.0f allocations", m["worst_allocs_in_a_draw"])
 	}
 }
