@@ -13,9 +13,10 @@ TEST_TIMEOUT ?= 20m
 # target Ebiten v2.8.8 builds for from Linux without a cgo cross toolchain.
 CROSS := windows/amd64 darwin/arm64 darwin/amd64 freebsd/amd64 linux/arm64
 HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
-	./examples/multiplayer/netclient/... ./examples/multiplayer/server/... ./examples/multiplayer/bots/...
+	./examples/multiplayer/netclient/... ./examples/multiplayer/server/... ./examples/multiplayer/bots/... \
+	./examples/multiplayer/demo/...
 EBITEN_CROSS := windows/amd64
-EBITEN_PKGS := ./ebitenreactor/...
+EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
 
 .PHONY: all deps build test vet cross lint bench run clean
 
@@ -59,7 +60,18 @@ lint: vet
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
+	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench
+
+# The demo: a server, a few bots and one client window; closing the window
+# ends it. Without a display it runs under a private Xvfb for 10 seconds and
+# saves a screenshot (out/demo.png). The logic is in examples/multiplayer/demo;
+# pass it flags with e.g. make run DEMO_FLAGS='-bots 8'.
+DEMO_FLAGS ?=
+run: deps
+	$(GO) build -o bin/ ./examples/multiplayer/server ./examples/multiplayer/bots \
+		./examples/multiplayer/client ./examples/multiplayer/demo
+	./bin/demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin out
