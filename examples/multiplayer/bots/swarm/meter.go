@@ -15,36 +15,41 @@ type Report struct {
 	Interval             time.Duration
 	// SnapshotsPerSec is the rate of all bots together over the interval;
 	// PerBotAvg and PerBotMin the average and the lowest rate of one bot
-	// connected throughout it.
+	// connected throughout it, or -1 if no bot was (the first interval).
 	SnapshotsPerSec      float64
 	PerBotAvg, PerBotMin float64
-	// RTTAvg averages the connected bots' smoothed round-trip times;
-	// RTTMax is the longest sample taken during the interval.
+	// RTTAvg averages the connected bots' smoothed round-trip times, and
+	// RTTMax is the highest of them: the worst-off bot.
 	RTTAvg, RTTMax time.Duration
 }
 
 // String formats the report as the bots command prints it, one line of
 // key=value pairs.
 func (r Report) String() string {
-	return fmt.Sprintf("msg=stats bots=%d connected=%d udp=%d snapshots=%d snapshots_per_s=%.0f per_bot_per_s=%.1f per_bot_min=%.1f rtt_avg_ms=%.3f rtt_max_ms=%.3f",
-		r.Bots, r.Connected, r.UDP, r.Snapshots, r.SnapshotsPerSec, r.PerBotAvg, r.PerBotMin,
+	rate := func(v float64) string {
+		if v < 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("msg=stats bots=%d connected=%d udp=%d snapshots=%d snapshots_per_s=%.0f per_bot_per_s=%s per_bot_min=%s rtt_avg_ms=%.3f rtt_max_ms=%.3f",
+		r.Bots, r.Connected, r.UDP, r.Snapshots, r.SnapshotsPerSec, rate(r.PerBotAvg), rate(r.PerBotMin),
 		float64(r.RTTAvg)/1e6, float64(r.RTTMax)/1e6)
 }
 
 // Meter measures a swarm over successive intervals: each Measure reports
 // what happened since the previous one.
 type Meter struct {
-	last    time.Time
-	snaps   map[*Bot]uint64
-	samples map[*Bot]uint64
-	was     map[*Bot]bool // connected at the last Measure
+	last  time.Time
+	snaps map[*Bot]uint64
+	was   map[*Bot]bool // connected at the last Measure
 }
 
 // Measure reports the swarm's activity since the last call (the first call
 // only sets the start). now is the reactor's time. Main thread.
 func (m *Meter) Measure(sw *Swarm, now time.Time) Report {
 	if m.snaps == nil {
-		m.snaps, m.samples, m.was = map[*Bot]uint64{}, map[*Bot]uint64{}, map[*Bot]bool{}
+		m.snaps, m.was = map[*Bot]uint64{}, map[*Bot]bool{}
 	}
 	rep := Report{Bots: len(sw.Bots), Interval: now.Sub(m.last), PerBotMin: math.Inf(1)}
 	first := m.last.IsZero()
@@ -63,9 +68,7 @@ func (m *Meter) Measure(sw *Swarm, now time.Time) Report {
 			if st.RTTSamples > 0 {
 				rttSum += st.RTT
 				rttN++
-			}
-			if st.RTTSamples > m.samples[b] && st.LastRTT > rep.RTTMax {
-				rep.RTTMax = st.LastRTT
+				rep.RTTMax = max(rep.RTTMax, st.RTT)
 			}
 		}
 		if !first && secs > 0 {
@@ -77,12 +80,12 @@ func (m *Meter) Measure(sw *Swarm, now time.Time) Report {
 				rep.PerBotMin = min(rep.PerBotMin, rate)
 			}
 		}
-		m.snaps[b], m.samples[b], m.was[b] = st.Snapshots, st.RTTSamples, connected
+		m.snaps[b], m.was[b] = st.Snapshots, connected
 	}
 	if throughout > 0 {
 		rep.PerBotAvg /= float64(throughout)
 	} else {
-		rep.PerBotMin = 0
+		rep.PerBotAvg, rep.PerBotMin = -1, -1
 	}
 	if rttN > 0 {
 		rep.RTTAvg = rttSum / time.Duration(rttN)
