@@ -110,7 +110,10 @@ type State struct {
 
 	UDP UDPStatus
 
-	RTT        time.Duration // smoothed round-trip time (RFC 6298's 1/8 gain)
+	// RTT is the smoothed round-trip time (RFC 6298's 1/8 gain), as the
+	// game sees it: in a frame-driven host the pong waits in the reactor's
+	// queue until the next Update drains it, so it includes up to one tick.
+	RTT        time.Duration
 	LastRTT    time.Duration // the last sample
 	RTTSamples uint64
 
