@@ -67,7 +67,7 @@ func (r *Reactor) runRound(b *budget) bool {
 	r.inRound = true
 	defer func() { r.inRound = false }()
 	l := r.loop.Load()
-	r.handleRequests(l)
+	r.handleFailure(l)
 	if r.loop.Load() != l || l == nil {
 		return true
 	}
@@ -148,11 +148,31 @@ func (r *Reactor) runRound(b *budget) bool {
 	return true
 }
 
-// handleRequests acts on what other goroutines (or callbacks) asked for:
-// a poller failure, Stop, Crash.
+// handleRequests acts, at the end of a round, on what other goroutines
+// (or callbacks) asked for: a poller failure, Stop, Crash. Work queued
+// before Stop has run by then (Twisted runs the shutdown after the
+// iteration's I/O, thread calls and timers too).
 func (r *Reactor) handleRequests(l *loop) {
-	if l == nil {
+	if l == nil || r.handleFailure(l) {
 		return
+	}
+	if r.stopReq.Load() && r.stopReq.CompareAndSwap(true, false) {
+		r.shutStart = r.now()
+		r.fireEvent(Shutdown, r.finishShutdown)
+	}
+	if r.crashReq.Load() && r.loop.Load() == l {
+		r.crashReq.Store(false)
+		r.running.Store(false)
+		r.state.Store(int32(stateIdle))
+		r.teardown()
+	}
+}
+
+// handleFailure shuts the reactor down at once if the poller failed; it
+// reports whether it did.
+func (r *Reactor) handleFailure(l *loop) bool {
+	if l == nil {
+		return false
 	}
 	if pe := r.failure.Load(); pe != nil && !r.failHandled {
 		r.failHandled = true
@@ -167,16 +187,7 @@ func (r *Reactor) handleRequests(l *loop) {
 		}
 		// Nothing can wait on I/O any more: go on at once.
 		r.cutEvent(ev, "the poller failed")
-		return
+		return true
 	}
-	if r.stopReq.Load() && r.stopReq.CompareAndSwap(true, false) {
-		r.shutStart = r.now()
-		r.fireEvent(Shutdown, r.finishShutdown)
-	}
-	if r.crashReq.Load() && r.loop.Load() == l {
-		r.crashReq.Store(false)
-		r.running.Store(false)
-		r.state.Store(int32(stateIdle))
-		r.teardown()
-	}
+	return false
 }

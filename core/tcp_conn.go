@@ -159,6 +159,7 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	total := len(p)
 	if c.out.n == 0 {
 		n, err := c.writeNow(p)
 		if err != nil {
@@ -166,11 +167,11 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 		}
 		p = p[n:]
 		if len(p) == 0 {
-			return n, nil
+			return total, nil
 		}
 	}
 	c.queue(p)
-	return len(p), nil
+	return total, nil
 }
 
 // Writev implements Transport.

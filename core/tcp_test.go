@@ -588,3 +588,64 @@ func TestTCPLoseConnectionGivesUpOnStalledPeer(t *testing.T) {
 		}
 	})
 }
+
+// producerProto records the write-buffer notifications of a Producer.
+type producerProto struct {
+	protoFuncs
+	events []string
+}
+
+func (p *producerProto) PauseProducing()  { p.events = append(p.events, "pause") }
+func (p *producerProto) ResumeProducing() { p.events = append(p.events, "resume") }
+
+// TestTCPProducerAndStats: a protocol writing past the high-water mark is
+// told to pause, and to resume once the queue falls to the low-water mark;
+// the counters of the connection and the reactor add up.
+func TestTCPProducerAndStats(t *testing.T) {
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		const total = 32 << 20 // more than loopback's socket buffers hold
+		var server *producerProto
+		var serverStats ConnStats
+		written := make(chan struct{})
+		port := listen(t, r, FactoryFunc(func(net.Addr) (Protocol, error) {
+			server = &producerProto{}
+			server.made = func(tr Transport) {
+				must(t, tr.SetNoDelay(true))
+				tr.SetWriteBufferLimits(64<<10, 16<<10)
+				for i := 0; i < 64; i++ {
+					if n, err := tr.Write(make([]byte, total/64)); n != total/64 || err != nil {
+						t.Errorf("Write: %d, %v", n, err)
+					}
+				}
+				close(written) // the peer has not read yet: most of it is queued
+				tr.LoseConnection()
+			}
+			server.lost = func(error) {
+				serverStats = server.t.Stats()
+				must(t, r.Stop())
+			}
+			return server, nil
+		}))
+		var got int64
+		done := goClient(t, port.Addr().String(), func(c *net.TCPConn) {
+			c.Write([]byte("hello"))
+			<-written
+			got, _ = io.Copy(io.Discard, c)
+		})
+		h.runReactor(r)
+		<-done
+		if fmt.Sprint(server.events) != "[pause resume]" {
+			t.Fatalf("producer events %v, want [pause resume]", server.events)
+		}
+		if got != total || serverStats.BytesOut != total || serverStats.MessagesOut != 64 || serverStats.Queued != 0 {
+			t.Fatalf("client got %d; server stats %+v", got, serverStats)
+		}
+		if serverStats.BytesIn != 5 || serverStats.MessagesIn != 1 {
+			t.Fatalf("server read stats %+v, want 5 bytes in 1 message", serverStats)
+		}
+		if st := r.Stats(); st.BytesOut < total || st.BytesIn < 5 || st.MessagesOut < 64 || st.Conns != 0 || st.QueuedBytes != 0 {
+			t.Fatalf("reactor stats %+v", st)
+		}
+	})
+}

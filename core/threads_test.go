@@ -203,3 +203,26 @@ func TestCallFromThreadAfterShutdown(t *testing.T) {
 		}
 	})
 }
+
+// Thread calls queued before Stop run before the shutdown sequence.
+func TestCallsQueuedBeforeStopRunFirst(t *testing.T) {
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		const n = 500
+		ran := 0
+		var atShutdown int
+		r.AddSystemEventTrigger(Before, Shutdown, func() <-chan struct{} { atShutdown = ran; return nil })
+		r.CallWhenRunning(func() {
+			go func() {
+				for i := 0; i < n; i++ {
+					must(t, r.CallFromThread(func() { ran++ }))
+				}
+				must(t, r.Stop())
+			}()
+		})
+		h.runReactor(r)
+		if atShutdown != n {
+			t.Fatalf("%d of %d thread calls queued before Stop had run when the shutdown began", atShutdown, n)
+		}
+	})
+}
