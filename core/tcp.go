@@ -191,19 +191,12 @@ func (c *Connector) fail(err error) {
 	if c.done {
 		return
 	}
-	c.done = true
-	if c.timer != nil {
-		_ = c.timer.Cancel()
-		c.timer = nil
-	}
-	if c.cancel != nil {
-		c.cancel()
-	}
+	c.connected()
 	c.fdc.abandon(err)
 	c.r.safeCall("ConnectionFailed", func() { c.f.ConnectionFailed(err) })
 }
 
-// connected ends the attempt successfully.
+// connected ends the attempt: no more timeout, resolution or dialing.
 func (c *Connector) connected() {
 	c.done = true
 	if c.timer != nil {

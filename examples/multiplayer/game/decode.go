@@ -124,15 +124,7 @@ func Decode(payload []byte) (Message, error) {
 	case MsgReject:
 		m = Reject{Reason: r.text("reason", MaxReasonLen)}
 	case MsgInput:
-		in := Input{
-			PlayerID: uint16(r.uvarint("player_id", math.MaxUint16)),
-			Seq:      uint32(r.uvarint("seq", math.MaxUint32)),
-			Buttons:  r.byte("buttons"),
-		}
-		if in.Buttons&^ButtonMask != 0 {
-			r.fail("buttons", errButtons)
-		}
-		m = in
+		m = r.input()
 	case MsgPlayerInfo:
 		m = PlayerInfo{ID: uint16(r.uvarint("id", math.MaxUint16)), Name: r.name("name")}
 	case MsgPlayerLeft:

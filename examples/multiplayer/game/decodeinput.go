@@ -20,6 +20,16 @@ func DecodeInput(payload []byte) (Input, error) {
 		return Input{}, &DecodeError{Type: t, Field: "type", Err: errNotInput}
 	}
 	r := reader{typ: t, b: payload[1:]}
+	in := r.input()
+	if err := r.finish(); err != nil {
+		return Input{}, err
+	}
+	return in, nil
+}
+
+// input reads the fields of an Input; Decode and DecodeInput share it, so
+// they accept exactly the same bytes.
+func (r *reader) input() Input {
 	in := Input{
 		PlayerID: uint16(r.uvarint("player_id", math.MaxUint16)),
 		Seq:      uint32(r.uvarint("seq", math.MaxUint32)),
@@ -28,8 +38,5 @@ func DecodeInput(payload []byte) (Input, error) {
 	if in.Buttons&^ButtonMask != 0 {
 		r.fail("buttons", errButtons)
 	}
-	if err := r.finish(); err != nil {
-		return Input{}, err
-	}
-	return in, nil
+	return in
 }
