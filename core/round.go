@@ -99,7 +99,12 @@ func (r *Reactor) runRound(b *budget) bool {
 		}
 	}
 
-	// Ring entries committed at the start of the round.
+	// Ring entries committed at the start of the round. A Stop seen before
+	// the snapshot was requested after every call in it was committed (the
+	// requester pushed first); one requested later is acted on only when
+	// nothing committed is left, so work queued before a Stop always runs
+	// first, whichever goroutine queued it.
+	stopSeen := r.stopReq.Load()
 	end := r.ring.snapshot()
 	total := end - r.ring.head.Load()
 	var k uint64 // taken since the last release
@@ -144,19 +149,20 @@ func (r *Reactor) runRound(b *budget) bool {
 		r.overflow = r.overflow[:rest]
 		r.overN.Store(int32(rest))
 	}
-	r.handleRequests(l)
+	r.handleRequests(l, stopSeen)
 	return true
 }
 
 // handleRequests acts, at the end of a round, on what other goroutines
 // (or callbacks) asked for: a poller failure, Stop, Crash. Work queued
 // before Stop has run by then (Twisted runs the shutdown after the
-// iteration's I/O, thread calls and timers too).
-func (r *Reactor) handleRequests(l *loop) {
+// iteration's I/O, thread calls and timers too). stopSeen says whether a
+// Stop had been requested when the round took its snapshot of the ring.
+func (r *Reactor) handleRequests(l *loop, stopSeen bool) {
 	if l == nil || r.handleFailure(l) {
 		return
 	}
-	if r.stopReq.Load() && r.stopReq.CompareAndSwap(true, false) {
+	if r.stopReq.Load() && (stopSeen || r.ring.committed() == 0) && r.stopReq.CompareAndSwap(true, false) {
 		r.shutStart = r.now()
 		r.fireEvent(Shutdown, r.finishShutdown)
 	}

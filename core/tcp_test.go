@@ -306,9 +306,20 @@ func TestTCPAbortConnection(t *testing.T) {
 		}))
 		var n int64
 		var rerr error
-		done := goClient(t, port.Addr().String(), func(c *net.TCPConn) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// The reset can arrive before the dialer has read the socket's
+			// connect status, and then it is the dial that reports it.
+			c, err := net.DialTimeout("tcp", port.Addr().String(), 5*time.Second)
+			if err != nil {
+				rerr = err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(watchdog))
 			n, rerr = io.Copy(io.Discard, c)
-		})
+		}()
 		h.runReactor(r)
 		<-done
 		if !errors.Is(reason, ErrAborted) {
