@@ -295,13 +295,14 @@ func TestTCPAbortConnection(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		var reason error
+		aborted := make(chan struct{})
 		port := listen(t, r, FactoryFunc(func(net.Addr) (Protocol, error) {
 			p := &protoFuncs{}
 			p.made = func(tr Transport) {
 				tr.Write(make([]byte, 8<<20))
 				tr.AbortConnection()
 			}
-			p.lost = func(err error) { reason = err; must(t, r.Stop()) }
+			p.lost = func(err error) { reason = err; close(aborted); must(t, r.Stop()) }
 			return p, nil
 		}))
 		var n int64
@@ -318,6 +319,13 @@ func TestTCPAbortConnection(t *testing.T) {
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(watchdog))
+			// Read only once the abort happened: a peer reading as fast as
+			// loopback goes could otherwise take all 8 MiB before it, on a
+			// backend whose writer runs on its own goroutine.
+			select {
+			case <-aborted:
+			case <-time.After(watchdog):
+			}
 			n, rerr = io.Copy(io.Discard, c)
 		}()
 		h.runReactor(r)
