@@ -10,9 +10,10 @@ import (
 // (waited on, with I/O and timers still running), then During (every
 // descriptor and connection disconnected), then After triggers; then the
 // reactor releases its poll thread and descriptors, Run returns and Done is
-// closed. Safe from any goroutine. It returns ErrNotRunning if the reactor is
-// not running or is already stopping (including from a Before-shutdown
-// trigger).
+// closed. Calls whose CallFromThread returned before Stop was called run
+// before the Before triggers, whichever goroutines made the two calls. Safe
+// from any goroutine. It returns ErrNotRunning if the reactor is not running
+// or is already stopping (including from a Before-shutdown trigger).
 func (r *Reactor) Stop() error {
 	for {
 		s := reactorState(r.state.Load())
