@@ -34,7 +34,8 @@ func TestBotsSeeEachOther(t *testing.T) {
 	// Positions: the server's, then every bot's view, a moment apart.
 	for round := range 3 {
 		var truth []game.PlayerState
-		c.srvLoop.do(t, func() { truth = c.srv.Players(nil) })
+		var truthAt, viewAt time.Time
+		c.srvLoop.do(t, func() { truth = c.srv.Players(nil); truthAt = time.Now() })
 		type view struct {
 			self   game.PlayerState
 			others []game.PlayerState
@@ -42,6 +43,7 @@ func TestBotsSeeEachOther(t *testing.T) {
 		}
 		views := make([]view, n)
 		c.botLoop.do(t, func() {
+			viewAt = time.Now()
 			for i, b := range c.sw.Bots {
 				views[i].self, _ = b.Session.Self()
 				views[i].others = b.Session.Remote(nil)
@@ -56,9 +58,13 @@ func TestBotsSeeEachOther(t *testing.T) {
 			t.Fatalf("server has %d players", len(byID))
 		}
 		// Remote players are drawn InterpDelay in the past, and snapshots
-		// are up to a tick old when they arrive; allow that plus two ticks
-		// and the gap between the two reads.
-		slack := game.DefaultInterpDelay + 4*time.Second/tickRate + 50*time.Millisecond
+		// are up to a tick old when they arrive; allow that plus two ticks,
+		// plus how far anyone could move between the two reads (measured: a
+		// busy machine can stall the test between them), and 50 ms for a
+		// snapshot in flight when the bots were read.
+		apart := viewAt.Sub(truthAt)
+		gap := apart + 50*time.Millisecond
+		slack := game.DefaultInterpDelay + 4*time.Second/tickRate + gap
 		maxRemote := game.PlayerSpeed * slack.Seconds()
 		worst := 0.0
 		for i, v := range views {
@@ -79,12 +85,12 @@ func TestBotsSeeEachOther(t *testing.T) {
 			// The prediction runs ahead of the server by the inputs in
 			// flight: about an RTT plus a tick or two.
 			tr := byID[v.self.ID]
-			lead := game.PlayerSpeed * (v.rtt + 3*time.Second/tickRate + 50*time.Millisecond).Seconds()
+			lead := game.PlayerSpeed * (v.rtt + 3*time.Second/tickRate + gap).Seconds()
 			if d := math.Hypot(v.self.X-tr.X, v.self.Y-tr.Y); d > lead {
 				t.Errorf("round %d: bot %d predicts itself %.1fpx from the server (limit %.1f)", round, i+1, d, lead)
 			}
 		}
-		t.Logf("round %d: worst remote error %.1fpx (limit %.1f)", round, worst, maxRemote)
+		t.Logf("round %d: worst remote error %.1fpx (limit %.1f, reads %v apart)", round, worst, maxRemote, apart)
 	}
 	if n := c.logs.count("level=WARN") + c.logs.count("level=ERROR"); n != 0 {
 		t.Errorf("%d warnings or errors logged:\n%s", n, c.logs.tail(80))
