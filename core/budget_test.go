@@ -225,7 +225,7 @@ func TestDrainBudgetPartialProtocol(t *testing.T) {
 func TestDrainBudgetManyConnectionsFair(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
-		const conns, each = 4, 256 << 10
+		const conns, each = 4, 1 << 20 // 16 reads each
 		const budget = 200 * time.Microsecond
 		got := map[*protoFuncs]int{}
 		order := []*protoFuncs{}
@@ -251,23 +251,18 @@ func TestDrainBudgetManyConnectionsFair(t *testing.T) {
 			}
 			return n
 		}
-		unread := func() int {
-			n := 0
-			for _, p := range order {
-				n += p.t.Stats().Unread
-			}
-			return n
-		}
 		drainUntil(t, r, 0, func() bool { return len(order) == conns }, nil)
-		waitFor(t, "read-ahead full", func() bool { return unread()+total() >= conns*(each-chunkSize) })
-		// Within the first frames, one per connection and a few more, every
-		// connection gets a turn.
-		for i := 0; i < 4*conns; i++ {
+		for _, p := range order {
+			waitFor(t, "read-ahead full", func() bool { return p.t.Stats().Unread+got[p] >= each-chunkSize })
+		}
+		// Within two frames per connection every connection gets a turn
+		// (one connection served until it has nothing left would take 16).
+		for i := 0; i < 2*conns; i++ {
 			r.Drain(budget)
 		}
 		for i, p := range order {
 			if got[p] == 0 {
-				t.Fatalf("connection %d of %d got nothing in %d frames: %v", i, conns, 4*conns, got)
+				t.Fatalf("connection %d of %d got nothing in %d frames: %v", i, conns, 2*conns, got)
 			}
 		}
 		drainUntil(t, r, budget, func() bool { return total() == conns*each }, nil)

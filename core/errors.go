@@ -126,7 +126,13 @@ func (e *sysError) Error() string {
 	if e.op != "" {
 		s += ": " + e.op
 	}
-	if m := e.err.Error(); !strings.HasSuffix(s, m) {
+	// "read tcp a->b: read: connection reset by peer" under
+	// ErrConnectionReset: keep the context, not the repeated words.
+	m := e.err.Error()
+	if k := strings.TrimPrefix(e.kind.Error(), "reactor: "); strings.HasSuffix(m, k) {
+		m = strings.TrimSuffix(strings.TrimSuffix(m, k), ": ")
+	}
+	if m != "" {
 		s += ": " + m
 	}
 	return s

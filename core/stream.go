@@ -34,6 +34,7 @@ type stream struct {
 	msgsIn     uint64
 	msgsOut    uint64
 	paused     bool  // PauseProducing
+	bp         bool  // held by back-pressure (WithBackpressure)
 	prodPaused bool  // the Producer was told to pause
 	readClosed bool  // ReadConnectionLost was called
 	lost       error // why the connection ended (or is ending), for Write's error
@@ -125,9 +126,9 @@ func (c *stream) got(ch *chunk) {
 // budget cut short is queued again behind the work already queued.
 func (c *stream) deliver() {
 	r := c.r
-	for !c.paused {
+	for !c.holding() {
 		f := c.flags.Load()
-		for ch := c.inq.peek(); ch != nil && !c.paused; ch = c.inq.peek() {
+		for ch := c.inq.peek(); ch != nil && !c.holding(); ch = c.inq.peek() {
 			if r.budgetSpent() {
 				r.again(c.h)
 				return
@@ -143,7 +144,7 @@ func (c *stream) deliver() {
 			if used < len(data) {
 				// A PartialProtocol stopped at a message boundary.
 				ch.off += used
-				if c.state != stateClosed && !c.paused {
+				if c.state != stateClosed && !c.holding() {
 					r.again(c.h)
 				}
 				return
@@ -154,7 +155,7 @@ func (c *stream) deliver() {
 				return
 			}
 		}
-		if c.paused {
+		if c.holding() {
 			return
 		}
 		if c.flags.Load()&flagFull != 0 {
@@ -240,7 +241,8 @@ func (c *stream) queuedMore() {
 	if q <= c.cfg.high {
 		return
 	}
-	if c.cfg.backpressure && c.flags.Load()&flagBackpressure == 0 {
+	if c.cfg.backpressure && !c.bp {
+		c.bp = true
 		c.flags.Or(flagBackpressure)
 	}
 	if pr, ok := c.proto.(Producer); ok && !c.prodPaused {
@@ -255,9 +257,10 @@ func (c *stream) queuedMore() {
 // after each callback: ResumeProducing may write, and even call
 // LoseConnection, and what it wrote must go out before the end of stream.
 func (c *stream) sentSome() {
-	if c.flags.Load()&flagBackpressure != 0 && c.io.queued() <= c.cfg.low {
+	if c.bp && c.io.queued() <= c.cfg.low {
+		c.bp = false
 		c.flags.And(^uint32(flagBackpressure))
-		c.io.kickRead()
+		c.resumeReading()
 	}
 	if pr, ok := c.proto.(Producer); ok && c.prodPaused && c.io.queued() <= c.cfg.low {
 		c.prodPaused = false
@@ -368,10 +371,10 @@ func (c *stream) finishLose() {
 		c.io.closeNow(ErrConnectionDone)
 		return
 	}
-	if c.paused || c.flags.Load()&flagBackpressure != 0 {
-		c.paused = false
+	if c.holding() {
+		c.paused, c.bp = false, false
 		c.flags.And(^uint32(flagPaused | flagBackpressure))
-		c.io.kickRead()
+		c.resumeReading()
 	}
 	if c.timer == nil { // else the deadline set by LoseConnection stands
 		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
@@ -462,11 +465,23 @@ func (c *stream) ResumeProducing() {
 	}
 	c.paused = false
 	c.flags.And(^uint32(flagPaused))
+	if !c.bp {
+		c.resumeReading()
+	}
+}
+
+// resumeReading delivers what was read while the connection was held, in
+// the connection's turn, and lets the reader read again.
+func (c *stream) resumeReading() {
 	if !c.inq.empty() || c.flags.Load()&(flagEOF|flagErr|flagFull) != 0 {
 		c.r.again(c.h) // deliver clears flagFull once the queue is empty
 	}
 	c.io.kickRead()
 }
+
+// holding reports whether delivery is held: paused by the program, or by
+// back-pressure.
+func (c *stream) holding() bool { return c.paused || c.bp }
 
 // SetWriteBufferLimits implements Transport.
 func (c *stream) SetWriteBufferLimits(high, low int) {

@@ -67,7 +67,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 	for {
 		if !c.mayRead() {
 			if c.flags.Load()&stopArmed != 0 {
-				l.p.disarm(c.h.token()) // re-armed by the main thread when it resumes
+				l.p.disarmRead(c.h.token()) // re-armed by the main thread when it resumes
 			}
 			break
 		}
@@ -90,7 +90,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		switch {
 		case err == nil: // n == 0: end of stream
 			c.flags.Or(flagEOF)
-			l.p.disarm(c.h.token())
+			l.p.disarmRead(c.h.token())
 			got = true
 		case err == unix.EINTR:
 			continue
@@ -98,7 +98,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		default:
 			c.rerr = err
 			c.flags.Or(flagErr)
-			l.p.disarm(c.h.token())
+			l.p.disarmRead(c.h.token())
 			got = true
 		}
 		break

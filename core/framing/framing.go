@@ -260,3 +260,5 @@ func Send(t core.Transport, scratch, payload []byte) ([]byte, error) {
 	_, err := t.Write(scratch)
 	return scratch, err
 }
+
+var _ core.PartialProtocol = (*Protocol)(nil)
