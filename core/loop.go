@@ -439,7 +439,7 @@ func (l *loop) runOnce() {
 
 // DrainStats describes one Drain.
 type DrainStats struct {
-	Ran       int           // callbacks run: descriptor and connection events, thread calls, timers
+	Ran       int           // callbacks run: DataReceived and other protocol calls, descriptor callbacks, thread calls, timers
 	Left      int           // work still queued when Drain returned (it runs first next time)
 	Elapsed   time.Duration // time spent in Drain
 	Budget    time.Duration // the budget Drain was given
@@ -453,8 +453,12 @@ type DrainStats struct {
 // until nothing is queued or budget is spent, whichever comes first. What
 // is left stays queued, in order, for the next call. budget <= 0 runs one
 // round: what was queued when Drain was called and the timers then due, and
-// never blocks. The clock is read every few items, scaled to how long items
-// take, so Drain overshoots its budget by about one callback at most.
+// never blocks. The clock is read after every callback (every DataReceived,
+// timer, thread call), and a PartialProtocol (framing.Protocol) is told
+// between its messages when the budget is spent, so Drain overshoots its
+// budget by at most the one callback, or message, that was running when the
+// budget ran out. What a connection still has queued stays queued, in
+// order, behind the work queued before it.
 //
 // Drain is the waker target of frame-based hosts (a game's Update): call
 // Start once, then Drain every frame. Calling it before Start, after the
