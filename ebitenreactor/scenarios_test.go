@@ -35,6 +35,8 @@ var scenarios = map[string]func(*report){
 	"timeout":          timeoutScenario,
 	"flood":            floodScenario,
 	"floodpeers":       floodPeersProcess,
+	"flush-x11":        func(rep *report) { flushScenario(rep, true) },
+	"flush-off-x11":    func(rep *report) { flushScenario(rep, false) },
 	"netgraph":         netGraphScenario,
 	"graphbench":       graphBenchScenario,
 }
