@@ -147,7 +147,9 @@ func flushScenario(rep *report, flush bool) {
 		rep.failf("AddSystemEventTrigger: %v", err)
 	}
 	port, err := r.ListenTCP("127.0.0.1:0", core.FactoryFunc(func(net.Addr) (core.Protocol, error) { return gc, nil }),
-		core.WithLinger(flushTimeout))
+		// 50 MB queued at once is above core's default limit on a
+		// connection's unsent bytes (DefaultMaxQueued).
+		core.WithLinger(flushTimeout), core.WithMaxQueued(2*flushTotal))
 	if err != nil {
 		rep.failf("ListenTCP: %v", err)
 		return

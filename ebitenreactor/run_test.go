@@ -133,8 +133,8 @@ func logFlood(t testing.TB, res result) {
 		m["conns"], m["external_peers"] == 1, m["seconds"], m["frames"], m["race"] == 1, us("budget_us"), m["work_ns"]/1e3, m["work_target_ns"]/1e3)
 	t.Logf("drain wall clock: p50 %v p99 %v max %v; %.0f ticks over budget+0.5ms", us("drain_p50_us"), us("drain_p99_us"), us("drain_max_us"), m["frames_over_wall"])
 	t.Logf("drain CPU time:   p50 %v p99 %v max %v; %.0f ticks over budget+0.5ms", us("drain_cpu_p50_us"), us("drain_cpu_p99_us"), us("drain_cpu_max_us"), m["frames_over_cpu"])
-	t.Logf("%.1f TPS; %.0f messages/s (%.0f a tick, %.0f ns of drain CPU each); %.1f MB/s read; %.1f callbacks a tick (Frame.Ran)",
-		m["tps"], m["msgs_per_sec"], m["msgs_per_tick"], m["drain_cpu_per_msg_ns"], m["window_bytes_per_sec"]/1e6, m["callbacks_per_frame"])
+	t.Logf("%.1f TPS; %.0f messages/s (%.0f a tick, %.0f ns of drain CPU each); %.1f MB/s handled, %.1f MB/s read from the sockets; %.1f callbacks a tick (Frame.Ran)",
+		m["tps"], m["msgs_per_sec"], m["msgs_per_tick"], m["drain_cpu_per_msg_ns"], m["window_bytes_per_sec"]/1e6, m["window_read_bytes_per_sec"]/1e6, m["callbacks_per_frame"])
 	t.Logf("sent %.0f messages, %.0f payload bytes (%.0f on the wire); received %.0f messages, %.0f payload bytes; checksums equal: %v",
 		m["sent_msgs"], m["sent_bytes"], m["sent_wire_bytes"], m["recv_msgs"], m["recv_bytes"], m["crc_equal"] == 1)
 	t.Logf("backlog cleared %.0f ms after the peers were told to stop", m["backlog_clear_ms"])
