@@ -68,6 +68,9 @@ func startExternalPeers(addr string, conns, sockbuf int) (*externalPeers, error)
 // writing and close.
 func (e *externalPeers) stop() { e.stdin.Close() }
 
+// kill ends the peer process at once (a failed run).
+func (e *externalPeers) kill() { _ = e.cmd.Process.Kill() }
+
 // finish stops the peers if they are not stopped yet and collects what
 // they sent.
 func (e *externalPeers) finish() ([]peerSent, error) {
