@@ -40,7 +40,9 @@ func (c Cause) String() string {
 // game's Update of the tick on which it noticed the shutdown (or, if
 // ebiten.RunGame had already returned, from Finish on its goroutine). The
 // game's Update and Draw go on being called until the shutdown finishes,
-// unless Update itself returned an error.
+// unless Update itself returned an error. By then the connections are
+// already closing (WithFlushOnShutdown): write a last message from a
+// Before-shutdown trigger instead.
 type ShutdownObserver interface {
 	ShutdownStarted(cause Cause)
 }
