@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/netio"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 )
 
@@ -16,7 +17,7 @@ func TestSnapshotPathAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Session{r: r, welcomed: true, st: State{UDP: UDPBound}, names: map[uint16]string{},
+	s := &Session{net: netio.Reactor(r), welcomed: true, st: State{UDP: UDPBound}, names: map[uint16]string{},
 		interp: game.NewInterpolator(game.DefaultInterpDelay, game.DefaultMaxExtrapolation)}
 	s.st.PlayerID = 1
 	s.pred = game.NewPredictor(1, game.DefaultTickRate)

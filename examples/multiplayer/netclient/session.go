@@ -11,6 +11,7 @@ import (
 
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/framing"
+	"github.com/threadedselect/reactor/core/netio"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 )
 
@@ -147,6 +148,12 @@ type Config struct {
 	UDPBindInterval  time.Duration // default 200ms
 	UDPBindAttempts  int           // default 10
 
+	// Net, if set, is what the session connects and keeps time through
+	// instead of the reactor itself: a netsim.Conditions (a simulated
+	// network), a replay.Recorder or replay.Player (record and replay),
+	// or a stack of them. Default: netio.Reactor(r).
+	Net netio.Net
+
 	// OnStatus, if set, is called after every change of State.Status.
 	OnStatus func(*Session)
 	// OnTick, if set, is called once per client tick just before the
@@ -180,13 +187,13 @@ const maxServerMessage = 2048
 // Session is one client's connection to the game server. Its methods must
 // be called on the reactor's main thread.
 type Session struct {
-	r   *core.Reactor
+	net netio.Net // cfg.Net, or the reactor
 	cfg Config
 	st  State
 
-	connector *core.Connector
+	connector netio.Dialing
 	t         core.Transport
-	udp       *core.UDPPort
+	udp       netio.PacketPort
 	welcomed  bool
 	finished  bool  // the connection is gone (or never came)
 	cause     Cause // decided before the connection goes (Goodbye, Shutdown, Reject)
@@ -203,10 +210,12 @@ type Session struct {
 	token    [16]byte
 	binds    int
 
-	tickTimer, pingTimer, bindTimer, helloTimer *core.DelayedCall
+	tickTimer, pingTimer, bindTimer, helloTimer netio.Timer
 	tickFn, pingFn, bindFn                      func()
 
 	snapPlayers []game.PlayerState // reused by DecodeSnapshot
+	hashRemote  []game.PlayerState // reused by StateHash
+	hashIDs     []uint16           // reused by StateHash
 	msg, out    []byte             // reused payload and frame buffers
 	goodbye     chan struct{}
 }
@@ -220,17 +229,21 @@ func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("netclient: %w", err)
 	}
 	cfg.setDefaults()
+	n := cfg.Net
+	if n == nil {
+		n = netio.Reactor(r)
+	}
 	s := &Session{
-		r:      r,
+		net:    n,
 		cfg:    cfg,
 		names:  make(map[uint16]string),
 		interp: game.NewInterpolator(cfg.InterpDelay, max(cfg.MaxExtrapolation, 0)),
 		msg:    make([]byte, 0, 64),
 		out:    make([]byte, 0, 64),
-		epoch:  r.Now(),
+		epoch:  n.Now(),
 	}
 	s.tickFn, s.pingFn, s.bindFn = s.clientTick, s.ping, s.sendBind
-	c, err := r.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: s.build, Failed: s.connectFailed}, cfg.ConnectTimeout)
+	c, err := n.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: s.build, Failed: s.connectFailed}, cfg.ConnectTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("netclient: %w", err)
 	}
@@ -266,12 +279,12 @@ func (s *Session) PendingInputs() int {
 	return s.pred.Pending()
 }
 
-// Remote appends the other players, interpolated for now (by the reactor's
-// clock), to dst in increasing id order, and returns it. It allocates only
+// Remote appends the other players, interpolated for now (by the
+// session's clock: the reactor's, or Config.Net's), to dst in increasing id order, and returns it. It allocates only
 // if dst lacks room.
 func (s *Session) Remote(dst []game.PlayerState) []game.PlayerState {
 	n := len(dst)
-	dst = s.interp.Sample(s.r.Now(), dst)
+	dst = s.interp.Sample(s.net.Now(), dst)
 	if s.welcomed {
 		for i := n; i < len(dst); i++ {
 			if dst[i].ID == s.st.PlayerID {
@@ -379,7 +392,7 @@ func (s *Session) finish(st Status, cause Cause, err error) {
 		return
 	}
 	s.finished = true
-	for _, t := range []**core.DelayedCall{&s.tickTimer, &s.pingTimer, &s.bindTimer, &s.helloTimer} {
+	for _, t := range []*netio.Timer{&s.tickTimer, &s.pingTimer, &s.bindTimer, &s.helloTimer} {
 		if *t != nil {
 			_ = (*t).Cancel()
 			*t = nil
@@ -418,9 +431,9 @@ type tcpHandler struct{ s *Session }
 func (h tcpHandler) ConnectionMade(t core.Transport) {
 	s := h.s
 	s.t = t
-	s.lastRecv = s.r.Now()
+	s.lastRecv = s.net.Now()
 	s.send(game.AppendHello(s.msg[:0], game.Hello{Version: game.ProtocolVersion, Name: s.cfg.Name}))
-	s.helloTimer, _ = s.r.CallLater(s.cfg.HandshakeTimeout, func() {
+	s.helloTimer, _ = s.net.CallLater(s.cfg.HandshakeTimeout, func() {
 		s.helloTimer = nil
 		if !s.welcomed && s.t != nil {
 			_ = s.t.AbortWithError(ErrNoWelcome)
@@ -431,7 +444,7 @@ func (h tcpHandler) ConnectionMade(t core.Transport) {
 // MessageReceived implements framing.Handler.
 func (h tcpHandler) MessageReceived(payload []byte) error {
 	s := h.s
-	s.lastRecv = s.r.Now()
+	s.lastRecv = s.net.Now()
 	t, err := game.PeekType(payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
@@ -509,9 +522,9 @@ func (s *Session) welcome(w game.Welcome) {
 	s.token = w.Token
 	s.pred = game.NewPredictor(w.PlayerID, w.TickRate)
 	s.dt = time.Duration(float64(time.Second) / float64(w.TickRate))
-	s.tickTimer, _ = s.r.CallEvery(s.dt, s.tickFn)
+	s.tickTimer, _ = s.net.CallEvery(s.dt, s.tickFn)
 	s.ping() // the first RTT sample at once
-	s.pingTimer, _ = s.r.CallEvery(s.cfg.PingInterval, s.pingFn)
+	s.pingTimer, _ = s.net.CallEvery(s.cfg.PingInterval, s.pingFn)
 	if s.cfg.UDP {
 		s.startUDP()
 	}
@@ -541,7 +554,7 @@ func (s *Session) ping() {
 	if s.t == nil {
 		return
 	}
-	now := s.r.Now()
+	now := s.net.Now()
 	if now.Sub(s.lastRecv) >= s.cfg.ServerTimeout {
 		_ = s.t.AbortWithError(fmt.Errorf("%w for %v", ErrServerTimeout, s.cfg.ServerTimeout))
 		return
@@ -551,7 +564,7 @@ func (s *Session) ping() {
 
 // pong takes an RTT sample.
 func (s *Session) pong(p game.Pong) {
-	rtt := s.r.Now().Sub(s.epoch) - time.Duration(p.T)
+	rtt := s.net.Now().Sub(s.epoch) - time.Duration(p.T)
 	if rtt < 0 || p.T < 0 {
 		return // not one of ours
 	}
@@ -575,7 +588,7 @@ func (s *Session) snapshot(payload []byte, viaUDP bool) error {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	s.snapPlayers = snap.Players
-	now := s.r.Now()
+	now := s.net.Now()
 	s.st.Snapshots++
 	if viaUDP {
 		s.st.SnapshotsUDP++
@@ -608,7 +621,7 @@ func (s *Session) startUDP() {
 		return
 	}
 	laddr := net.JoinHostPort(local.AddrPort().Addr().Unmap().String(), "0")
-	u, err := s.r.ListenUDP(laddr, udpHandler{s})
+	u, err := s.net.ListenUDP(laddr, udpHandler{s})
 	if err != nil {
 		s.st.UDP = UDPFailed
 		return
@@ -639,7 +652,7 @@ func (s *Session) sendBind() {
 	payload := game.AppendUDPBind(s.msg[:0], game.UDPBind{PlayerID: s.st.PlayerID, Token: s.token})
 	s.out = framing.Append(s.out[:0], payload)
 	_ = s.udp.Write(s.out) // a lost datagram is what the retries are for
-	s.bindTimer, _ = s.r.CallLater(s.cfg.UDPBindInterval, s.bindFn)
+	s.bindTimer, _ = s.net.CallLater(s.cfg.UDPBindInterval, s.bindFn)
 }
 
 // udpFailed gives UDP up; snapshots keep coming over TCP. (If the server
@@ -675,7 +688,7 @@ func (h udpHandler) DatagramReceived(data []byte, _ netip.AddrPort) {
 		s.st.BadDatagrams++
 		return
 	}
-	s.lastRecv = s.r.Now()
+	s.lastRecv = s.net.Now()
 	_ = s.snapshot(payload, true)
 }
 
