@@ -34,6 +34,8 @@ type NetGraph struct {
 	rtt    time.Duration
 	hasRTT bool
 	values [MaxGraphValues]graphValue
+	sim    SimStats // SetSim; netgraph_sim.go
+	hasSim bool
 
 	draw drawState
 }

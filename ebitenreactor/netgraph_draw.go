@@ -235,6 +235,9 @@ func (ng *NetGraph) Draw(screen *ebiten.Image) {
 	sw, sh := float32(b.Dx()), float32(b.Dy())
 	w := float32(2*gPad + ng.bars*gBarW)
 	h := float32(gHeight)
+	if ng.hasSim {
+		h += gLineH // the simulator's row
+	}
 	s := min(1, (sw-2*gMargin)/w, (sh-2*gMargin)/h)
 	if s <= 0.2 {
 		return // no room for anything legible
@@ -292,7 +295,7 @@ func (ng *NetGraph) Draw(screen *ebiten.Image) {
 // plots' backgrounds and budget line, four quads a bar, and the text rows
 // (the text is clipped to the panel's width).
 func (d *drawState) reserve(bars int, w, s float32) {
-	const rows = 6
+	const rows = 7 // six, and the simulator's
 	cols := int((w-2*gPad)*s/d.adv) + 2
 	quads := 3 + 4*bars + rows*cols
 	d.nvs = len(d.panelVS) + 4*quads
@@ -492,6 +495,9 @@ func (ng *NetGraph) drawText(w float32) {
 		}
 		x = d.text(x+d.textWidth(2), gyValText, append(d.buf[:0], v.label...), cLabel)
 		x = d.text(x+d.textWidth(1), gyValText, appendValue(d.buf[:0], v.v), cValue)
+	}
+	if ng.hasSim {
+		ng.drawSim(gyValText + gLineH)
 	}
 }
 

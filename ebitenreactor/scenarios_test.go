@@ -609,6 +609,8 @@ func graphBenchScenario(rep *report) {
 		ticks++
 		ng.SetRTT(time.Duration(ticks%50) * time.Millisecond)
 		_ = ng.SetValue("tick", float64(ticks))
+		ng.SetSim(ebitenreactor.SimStats{Name: "badwifi", Delayed: uint64(ticks), AvgDelay: time.Duration(ticks) * time.Microsecond,
+			Dropped: uint64(ticks / 20), Duplicated: uint64(ticks / 100), Reordered: uint64(ticks / 50)})
 		if _, err := r.CallLater(0, func() {}); err != nil {
 			rep.failf("CallLater: %v", err)
 		}

@@ -8,6 +8,11 @@
 //
 //	msg=stats bots=20 connected=20 udp=20 snapshots=6000 snapshots_per_s=600 per_bot_per_s=30.0 per_bot_min=30.0 rtt_avg_ms=0.210 rtt_max_ms=0.650
 //
+// -sim runs the bots through a simulated network (package netsim): a preset
+// (off, lan, wifi, 4g, badwifi) or explicit values such as
+// delay=50ms,jitter=10ms,loss=2%; -sim-seed seeds it. At the end it prints
+// what the simulator did (msg=sim).
+//
 // On SIGINT or SIGTERM, or after -duration, every bot says goodbye and the
 // command exits 0. When every bot is gone on its own (the server shut down,
 // or could not be reached) it prints why and exits, 0 for a server shutdown
@@ -28,6 +33,8 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/netio"
+	"github.com/threadedselect/reactor/core/netsim"
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 )
@@ -45,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	udp := fs.Bool("udp", true, "ask for snapshots over UDP")
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until a signal)")
 	every := fs.Duration("stats", time.Second, "interval of the stats line")
+	simSpec := fs.String("sim", "off", "simulated network `conditions`: off, lan, wifi, 4g, badwifi, or key=value,...")
+	simSeed := fs.Uint64("sim-seed", 1, "the network simulator's `seed`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,11 +61,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bots: bad arguments; see -h")
 		return 2
 	}
+	simSet, err := netsim.Parse(*simSpec)
+	if err != nil {
+		fmt.Fprintf(stderr, "bots: -sim %q: %v\n", *simSpec, err)
+		return 2
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	r, err := core.New(core.WithLogger(log))
 	if err != nil {
 		log.Error("reactor", "err", err)
 		return 1
+	}
+	sim := netsim.New(netio.Reactor(r), simSet, *simSeed)
+	if !simSet.Idle() {
+		log.Info("network conditions", "sim", simSet.String(), "seed", *simSeed)
 	}
 
 	var sw *swarm.Swarm
@@ -83,7 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	setup := func() {
 		var err error
-		sw, err = swarm.Start(r, swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, OnStatus: onStatus})
+		sw, err = swarm.Start(r, swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, OnStatus: onStatus,
+			Client: func(cc *netclient.Config) { cc.Net = sim }})
 		if err != nil {
 			log.Error("start", "err", err)
 			stop()
@@ -128,6 +147,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if sw == nil {
 		return 1
+	}
+	if !simSet.Idle() {
+		st := sim.Stats()
+		fmt.Fprintf(stdout, "msg=sim preset=%s recv_delayed=%d recv_avg_ms=%.1f recv_dropped=%d recv_duplicated=%d recv_reordered=%d send_delayed=%d send_avg_ms=%.1f send_dropped=%d\n",
+			simSet.Name, st.Recv.Delayed, float64(st.Recv.AvgDelay())/1e6, st.Recv.Dropped, st.Recv.Duplicated, st.Recv.Reordered,
+			st.Send.Delayed, float64(st.Send.AvgDelay())/1e6, st.Send.Dropped)
 	}
 	return summary(sw, stdout)
 }

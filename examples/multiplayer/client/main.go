@@ -12,6 +12,15 @@
 // between snapshots. F3 shows the net graph. Closing the window (or SIGINT,
 // SIGTERM) says goodbye to the server before the window goes away.
 //
+// Network conditions: -sim simulates a network between the client and the
+// server (package netsim), a preset or explicit values, and F4 cycles the
+// presets while playing; the net graph (F3) shows what it held back and
+// dropped:
+//
+//	-sim badwifi             off, lan, wifi, 4g, badwifi (150 ms ± 30 ms, 5% loss...)
+//	-sim delay=50ms,jitter=10ms,loss=2%
+//	-sim-seed 7              the simulator's seed (the same seed, the same drops)
+//
 // For demos and tests:
 //
 //	-screenshot out.png      save a PNG of the screen once -screenshot-players
@@ -37,8 +46,11 @@ import (
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/netio"
+	"github.com/threadedselect/reactor/core/netsim"
 	"github.com/threadedselect/reactor/ebitenreactor"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
@@ -55,10 +67,11 @@ type options struct {
 	netGraph   bool
 	exitAfter  time.Duration
 	shot       shotOptions
+	sim        netsim.Settings
+	simSeed    uint64
 }
 
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+func parseFlags(args []string, stderr io.Writer) (o options, err error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:7777", "the server's `address`")
@@ -70,7 +83,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shot.players, "screenshot-players", 2, "take the screenshot once this many players are drawn")
 	fs.DurationVar(&o.shot.delay, "screenshot-delay", 0, "take the screenshot no sooner than this after start")
 	fs.BoolVar(&o.shot.exit, "screenshot-exit", false, "quit once the screenshot is saved")
+	sim := fs.String("sim", "off", "simulated network `conditions`: off, lan, wifi, 4g, badwifi, or key=value,... (F4 cycles the presets)")
+	fs.Uint64Var(&o.simSeed, "sim-seed", 1, "the network simulator's `seed`")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.sim, err = netsim.Parse(*sim); err != nil {
+		fmt.Fprintf(stderr, "client: -sim %q: %v\n", *sim, err)
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -129,6 +148,9 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 		return nil, err
 	}
 	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log}
+	g.sim = netsim.New(netio.Reactor(r), opts.sim, opts.simSeed)
+	g.net = g.sim
+	g.simChanged()
 	g.screen.status = ^netclient.Status(0) // no text made yet: the first Update makes it
 	g.shot = newScreenshotter(opts.shot, r, log)
 	if _, err := r.CallWhenRunning(g.connect); err != nil {
@@ -146,6 +168,9 @@ type Game struct {
 	opts options
 	r    *core.Reactor
 	sess *netclient.Session
+	net  netio.Net          // what the session goes through: the simulator, the recorder or the player
+	sim  *netsim.Conditions // nil when replaying
+	keys string             // the key hints' text
 	ng   *ebitenreactor.NetGraph
 	art  *art
 	log  *slog.Logger
@@ -175,6 +200,7 @@ func (g *Game) connect() {
 		Name:     g.opts.name,
 		UDP:      g.opts.udp,
 		OnStatus: g.statusChanged,
+		Net:      g.net,
 	})
 	if err != nil {
 		// Only a Config that cannot work gets here; the flags were checked.
@@ -224,6 +250,11 @@ func (g *Game) ShutdownStarted(cause ebitenreactor.Cause) {
 // shows. The reactor's work (snapshots, timers) ran just before it.
 func (g *Game) Update() error {
 	g.frames++
+	if g.sim != nil && inpututil.IsKeyJustPressed(ebiten.KeyF4) {
+		g.sim.Set(netsim.Next(g.sim.Settings().Name))
+		g.simChanged()
+	}
+	g.showSim()
 	if g.sess == nil {
 		return nil
 	}
@@ -245,7 +276,7 @@ func (g *Game) Update() error {
 	} else {
 		g.hudLabel.set(g.opts.name, g.art.hudFace)
 	}
-	g.keyLabel.set("F3  net graph", g.art.hudFace)
+	g.keyLabel.set(g.keys, g.art.hudFace)
 	if st.RTTSamples > 0 {
 		g.ng.SetRTT(st.RTT)
 	}
@@ -313,4 +344,31 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// simChanged logs the simulator's settings and remakes the key hints.
+func (g *Game) simChanged() {
+	g.keys = "F3  net graph"
+	if g.sim == nil {
+		return
+	}
+	set := g.sim.Settings()
+	g.keys = "F3  net graph   F4  network: " + set.Name
+	g.log.Info("network conditions", "sim", set.String(), "seed", g.sim.Seed())
+}
+
+// showSim feeds the net graph the simulator's counters while it simulates
+// something.
+func (g *Game) showSim() {
+	if g.sim == nil {
+		return
+	}
+	set := g.sim.Settings()
+	st := g.sim.Stats().Total()
+	if set.Idle() && st.Delayed == 0 {
+		g.ng.ClearSim()
+		return
+	}
+	g.ng.SetSim(ebitenreactor.SimStats{Name: set.Name, Delayed: st.Delayed, AvgDelay: st.AvgDelay(),
+		Dropped: st.Dropped, Duplicated: st.Duplicated, Reordered: st.Reordered})
 }
