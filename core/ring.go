@@ -111,7 +111,6 @@ func (r *ring[T]) snapshot() uint64 {
 	return t
 }
 
-
 // peek returns the item at head+i if it is committed. The pointer is valid
 // until release.
 func (r *ring[T]) peek(i uint64) (*T, bool) {
