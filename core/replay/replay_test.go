@@ -246,14 +246,13 @@ func TestBadFiles(t *testing.T) {
 		t.Logf("%s: %v", name, scanErr)
 		// Replaying it fails the same way: at once, or once the replay
 		// reaches the damage.
-		p, err := replay.NewPlayer(bytes.NewReader(file), replay.PlayerOptions{})
-		if err != nil {
+		if _, err := replay.NewPlayer(bytes.NewReader(file), replay.PlayerOptions{}); err != nil {
 			if !errors.Is(err, want) {
 				t.Errorf("%s: NewPlayer: %v, want %v", name, err, want)
 			}
 			return
 		}
-		_, p = play(t, file, replay.PlayerOptions{}, nil)
+		_, p := play(t, file, replay.PlayerOptions{}, nil)
 		if err := p.Err(); !errors.Is(err, want) {
 			t.Errorf("%s: the replay ended with %v, want %v", name, err, want)
 		}

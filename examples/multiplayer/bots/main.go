@@ -13,6 +13,17 @@
 // delay=50ms,jitter=10ms,loss=2%; -sim-seed seeds it. At the end it prints
 // what the simulator did (msg=sim).
 //
+// -record FILE records what the bots observe (package replay); -replay
+// FILE replays it to the same bot code with no server and no sockets (the
+// number of bots, their names, UDP and the seed of their wandering come
+// from the file). Both print at exit a line with the hash of the bots'
+// state after the last recorded event:
+//
+//	msg=exit code=0 state_hash=5f0c... tape=record tape_err=
+//
+// A faithful replay prints the recording's hash; one that diverges says
+// where in tape_err and exits 1.
+//
 // On SIGINT or SIGTERM, or after -duration, every bot says goodbye and the
 // command exits 0. When every bot is gone on its own (the server shut down,
 // or could not be reached) it prints why and exits, 0 for a server shutdown
@@ -25,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"sort"
@@ -54,7 +66,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	every := fs.Duration("stats", time.Second, "interval of the stats line")
 	simSpec := fs.String("sim", "off", "simulated network `conditions`: off, lan, wifi, 4g, badwifi, or key=value,...")
 	simSeed := fs.Uint64("sim-seed", 1, "the network simulator's `seed`")
+	var to tapeOptions
+	fs.StringVar(&to.record, "record", "", "record what the bots observe to this `file`")
+	fs.StringVar(&to.replay, "replay", "", "replay the bots recorded in this `file` (no server needed)")
+	seed := fs.Uint64("seed", 0, "seed of the bots' wandering (0: random)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if to.record != "" && to.replay != "" {
+		fmt.Fprintln(stderr, "bots: -record and -replay together")
 		return 2
 	}
 	if fs.NArg() > 0 || *n < 1 || *every <= 0 {
@@ -67,21 +87,52 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	r, err := core.New(core.WithLogger(log))
+	cfg := swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, Seed: *seed}
+	var tp tape
+	var clock core.Option
+	if to.replay != "" {
+		if err := tp.openReplay(to.replay, &cfg, log); err != nil {
+			log.Error("replay", "err", err)
+			fmt.Fprintf(stdout, "msg=exit code=1 state_hash= tape=replay tape_err=%q\n", err.Error())
+			return 1
+		}
+		clock = core.WithClock(tp.player.Clock())
+		simSet = netsim.Settings{} // the recording has what the simulator did
+	} else if to.record != "" && cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64() | 1 // recorded, so the replay wanders the same way
+	}
+	r, err := core.New(core.WithLogger(log), clock)
 	if err != nil {
 		log.Error("reactor", "err", err)
+		tp.close(log)
 		return 1
 	}
 	sim := netsim.New(netio.Reactor(r), simSet, *simSeed)
 	if !simSet.Idle() {
 		log.Info("network conditions", "sim", simSet.String(), "seed", *simSeed)
 	}
+	var gameNet netio.Net = sim
+	switch {
+	case tp.player != nil:
+		tp.player.Attach(r)
+		gameNet = tp.player
+	case to.record != "":
+		if err := tp.startRecording(to.record, cfg, sim); err != nil {
+			log.Error("record", "err", err)
+			return 1
+		}
+		gameNet = tp.rec
+	}
+	cfg.Client = func(cc *netclient.Config) { cc.Net = gameNet }
 
 	var sw *swarm.Swarm
 	var meter swarm.Meter
 	var statsFn func()
 	stopping := false
 	stop := func() {
+		if tp.player != nil && !tp.player.Done() {
+			return // the recording says when the bots stop
+		}
 		if !stopping {
 			stopping = true
 			_ = r.Stop()
@@ -101,12 +152,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	setup := func() {
 		var err error
-		sw, err = swarm.Start(r, swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, OnStatus: onStatus,
-			Client: func(cc *netclient.Config) { cc.Net = sim }})
+		cfg.OnStatus = onStatus
+		sw, err = swarm.Start(r, cfg)
 		if err != nil {
 			log.Error("start", "err", err)
 			stop()
 			return
+		}
+		if tp.player != nil {
+			tp.play(r, func() { tp.hash = botsHash(sw); stop() })
 		}
 		meter.Measure(sw, r.Now())
 		statsFn = func() {
@@ -114,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			_, _ = r.CallLater(*every, statsFn)
 		}
 		_, _ = r.CallLater(*every, statsFn)
-		if *duration > 0 {
+		if *duration > 0 && tp.player == nil {
 			_, _ = r.CallLater(*duration, stop)
 		}
 	}
@@ -122,12 +176,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
-	_, _ = r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
-		stopping = true
+	goodbye := tp.trigger(func() <-chan struct{} { // recorded, and replayed where it was
 		if sw == nil {
 			return nil
 		}
 		return sw.Goodbye()
+	})
+	_, _ = r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+		stopping = true
+		return goodbye()
 	})
 	r.SetShutdownTimeout(5 * time.Second)
 
@@ -143,10 +200,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 	if err := r.Run(); err != nil {
 		log.Error("reactor stopped", "err", err)
+		tp.close(log)
 		return 1
 	}
+	tp.close(log)
 	if sw == nil {
 		return 1
+	}
+	if tp.player == nil {
+		tp.hash = botsHash(sw) // after the last event recorded
 	}
 	if !simSet.Idle() {
 		st := sim.Stats()
@@ -154,7 +216,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			simSet.Name, st.Recv.Delayed, float64(st.Recv.AvgDelay())/1e6, st.Recv.Dropped, st.Recv.Duplicated, st.Recv.Reordered,
 			st.Send.Delayed, float64(st.Send.AvgDelay())/1e6, st.Send.Dropped)
 	}
-	return summary(sw, stdout)
+	code := summary(sw, stdout)
+	if tp.err() != nil {
+		code = 1
+	}
+	fmt.Fprintf(stdout, "msg=exit code=%d state_hash=%016x tape=%s tape_err=%q\n", code, tp.hash, tp.mode(), errString(tp.err()))
+	return code
 }
 
 // summary prints how the bots ended and returns the exit status: 0 when

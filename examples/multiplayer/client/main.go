@@ -21,6 +21,17 @@
 //	-sim delay=50ms,jitter=10ms,loss=2%
 //	-sim-seed 7              the simulator's seed (the same seed, the same drops)
 //
+// Record and replay (package replay): -record FILE writes everything the
+// session observes, frame by frame, to FILE; -replay FILE plays it back to
+// the same game code with no server and no sockets (the name, address and
+// UDP choice come from the file), checking every frame's state against the
+// recording, and quits when the recording ends. Both print the hash of the
+// session's state after the last recorded frame in the exit line
+// (state_hash=...): a faithful replay prints the recording's.
+//
+//	-record session.rec
+//	-replay session.rec
+//
 // For demos and tests:
 //
 //	-screenshot out.png      save a PNG of the screen once -screenshot-players
@@ -69,6 +80,7 @@ type options struct {
 	shot       shotOptions
 	sim        netsim.Settings
 	simSeed    uint64
+	tape       tapeOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (o options, err error) {
@@ -85,7 +97,14 @@ func parseFlags(args []string, stderr io.Writer) (o options, err error) {
 	fs.BoolVar(&o.shot.exit, "screenshot-exit", false, "quit once the screenshot is saved")
 	sim := fs.String("sim", "off", "simulated network `conditions`: off, lan, wifi, 4g, badwifi, or key=value,... (F4 cycles the presets)")
 	fs.Uint64Var(&o.simSeed, "sim-seed", 1, "the network simulator's `seed`")
+	fs.StringVar(&o.tape.record, "record", "", "record the session to this `file`")
+	fs.StringVar(&o.tape.replay, "replay", "", "replay the session recorded in this `file` (no server needed)")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.tape.record != "" && o.tape.replay != "" {
+		err := fmt.Errorf("-record and -replay together")
+		fmt.Fprintln(stderr, "client:", err)
 		return o, err
 	}
 	if o.sim, err = netsim.Parse(*sim); err != nil {
@@ -127,6 +146,7 @@ func run(args []string, stderr io.Writer) int {
 	ebiten.SetWindowSize(screenW, screenH)
 	runErr := ebitenreactor.RunGame(g, g.r, ebitenreactor.WithNetGraph(g.ng), ebitenreactor.WithLogger(log))
 	g.shot.wait()
+	g.tp.close(log)
 	return g.exit(runErr)
 }
 
@@ -139,24 +159,46 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := core.New(core.WithLogger(log))
+	var tp tape
+	var clock core.Option
+	if opts.tape.replay != "" {
+		if err := tp.openReplay(&opts, log); err != nil {
+			return nil, err
+		}
+		clock = core.WithClock(tp.player.Clock())
+	}
+	r, err := core.New(core.WithLogger(log), clock)
 	if err != nil {
+		tp.close(log)
 		return nil, err
 	}
 	ng, err := ebitenreactor.NewNetGraph(ebitenreactor.WithGraphVisible(opts.netGraph))
 	if err != nil {
+		tp.close(log)
 		return nil, err
 	}
-	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log}
-	g.sim = netsim.New(netio.Reactor(r), opts.sim, opts.simSeed)
-	g.net = g.sim
+	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log, tp: tp}
+	if g.tp.player != nil {
+		g.tp.player.Attach(r)
+		g.net, g.tp.tape = g.tp.player, g.tp.player
+	} else {
+		g.sim = netsim.New(netio.Reactor(r), opts.sim, opts.simSeed)
+		g.net = g.sim
+		if opts.tape.record != "" {
+			if err := g.tp.startRecording(opts, g.sim); err != nil {
+				return nil, err
+			}
+			g.net = g.tp.rec
+		}
+	}
 	g.simChanged()
 	g.screen.status = ^netclient.Status(0) // no text made yet: the first Update makes it
 	g.shot = newScreenshotter(opts.shot, r, log)
 	if _, err := r.CallWhenRunning(g.connect); err != nil {
 		return nil, err
 	}
-	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, g.goodbye); err != nil {
+	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, g.tp.trigger(g.goodbye)); err != nil {
+		g.tp.close(log)
 		return nil, err
 	}
 	return g, nil
@@ -170,6 +212,7 @@ type Game struct {
 	sess *netclient.Session
 	net  netio.Net          // what the session goes through: the simulator, the recorder or the player
 	sim  *netsim.Conditions // nil when replaying
+	tp   tape               // -record, -replay
 	keys string             // the key hints' text
 	ng   *ebitenreactor.NetGraph
 	art  *art
@@ -209,7 +252,7 @@ func (g *Game) connect() {
 		return
 	}
 	g.sess = sess
-	if g.opts.exitAfter > 0 {
+	if g.opts.exitAfter > 0 && g.tp.player == nil {
 		_, _ = g.r.CallLater(g.opts.exitAfter, func() {
 			g.log.Info("exit-after elapsed, quitting", "after", g.opts.exitAfter)
 			_ = g.r.Stop()
@@ -250,19 +293,26 @@ func (g *Game) ShutdownStarted(cause ebitenreactor.Cause) {
 // shows. The reactor's work (snapshots, timers) ran just before it.
 func (g *Game) Update() error {
 	g.frames++
+	if g.tp.beginFrame() {
+		g.log.Info("replay finished", "frames", g.tp.player.Frames(), "err", errString(g.tp.player.Err()))
+		return ebiten.Termination
+	}
 	if g.sim != nil && inpututil.IsKeyJustPressed(ebiten.KeyF4) {
 		g.sim.Set(netsim.Next(g.sim.Settings().Name))
 		g.simChanged()
 	}
 	g.showSim()
+	var buttons uint8
+	if g.sess != nil && !g.disconnecting {
+		buttons = pressedButtons()
+	}
+	buttons = g.tp.input(buttons)
 	if g.sess == nil {
+		g.tp.endFrame(nil)
 		return nil
 	}
-	if g.disconnecting {
-		g.sess.SetButtons(0)
-	} else {
-		g.sess.SetButtons(pressedButtons())
-	}
+	g.sess.SetButtons(buttons)
+	defer g.tp.endFrame(g.sess)
 	st := g.sess.State()
 	if k := (screenKey{st.Status, st.Cause, g.disconnecting}); k != g.screen {
 		g.screen = k
@@ -331,11 +381,15 @@ func (g *Game) exit(runErr error) int {
 		code = 1
 	case st.Cause != netclient.CauseQuit && st.Cause != netclient.CauseServerShutdown:
 		code = 1
+	case g.tp.err() != nil:
+		code = 1
 	}
 	g.log.Info("exit", "code", code, "status", st.Status.String(), "cause", st.Cause.String(),
 		"reason", st.Reason, "err", errString(st.Err), "screen", title,
 		"player", st.PlayerID, "shutdown", g.shutdownCause.String(), "frames", g.frames,
-		"screenshot", g.shot.saved(), "run_err", errString(runErr))
+		"screenshot", g.shot.saved(), "run_err", errString(runErr),
+		"state_hash", fmt.Sprintf("%016x", g.tp.stateHash(g.sess)), "tape", g.tp.mode(), "tape_frames", g.tp.frames,
+		"tape_err", errString(g.tp.err()))
 	return code
 }
 
