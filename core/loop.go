@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,7 @@ func (l *loop) deadlineChanged() {
 
 func (l *loop) storeDeadline() {
 	if c := l.r.timers.peek(); c != nil {
-		l.deadline.Store(c.when.UnixNano())
+		l.deadline.Store(unixNanoClamped(c.when))
 	} else {
 		l.deadline.Store(0)
 	}
@@ -337,7 +338,7 @@ func (r *Reactor) pollTimeout() time.Duration {
 // hasWork reports whether a round would find something to do now. Main
 // thread.
 func (r *Reactor) hasWork() bool {
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || len(r.carry) > 0 || len(r.soon) > 0 || r.stopReq.Load() || r.crashReq.Load() {
 		return true
 	}
 	if r.failure.Load() != nil && !r.failHandled {
@@ -411,7 +412,8 @@ func (l *loop) wakerLoop() {
 // workPending is hasWork for the waker goroutine: atomics only.
 func (l *loop) workPending() bool {
 	r := l.r
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.carryN.Load() > 0 || r.soonN.Load() > 0 ||
+		r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
 		return true
 	}
 	d := l.deadline.Load()
@@ -469,7 +471,7 @@ func (r *Reactor) Drain(budget time.Duration) DrainStats {
 	start := time.Now()
 	st.Ran = r.rounds(budget)
 	st.Elapsed = time.Since(start)
-	st.Left = r.ring.depth() + int(r.overN.Load()) + r.dueTimers()
+	st.Left = r.ring.depth() + len(r.overflow) + len(r.carry) + len(r.soon) + r.dueTimers()
 	st.HighWater = r.ring.highWater()
 	st.Finished = r.finished
 	return st
@@ -489,4 +491,19 @@ func (r *Reactor) dueTimers() int {
 	}
 	count(0)
 	return n
+}
+
+// unixNanoClamped is t.UnixNano for the waker goroutine's deadline, clamped
+// to what an int64 holds: UnixNano is undefined after the year 2262, and a
+// timer scheduled that far (CallLater with the largest Duration) must not
+// look due (Twisted's test_distantDelayedCall).
+func unixNanoClamped(t time.Time) int64 {
+	const maxSec = math.MaxInt64 / int64(time.Second)
+	switch s := t.Unix(); {
+	case s >= maxSec:
+		return math.MaxInt64
+	case s <= -maxSec:
+		return math.MinInt64 + 1
+	}
+	return t.UnixNano()
 }
