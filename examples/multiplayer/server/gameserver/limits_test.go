@@ -338,7 +338,8 @@ func TestSlowClientEveryPlayer(t *testing.T) {
 	huge, _ := h.join("huge")
 	good, _ := h.join("good")
 	h.s.playerByID(2).udpAddr = netip.MustParseAddrPort("127.0.0.2:5000") // as after a UDPBind
-	slow.queued, udp.queued = 1001, 1001
+	slow.queued, slow.kernel = 500, 501                                   // the kernel's part counts too
+	udp.kernel = 1001
 	tick := func() {
 		h.advance(h.s.dt)
 		h.s.nextTick = h.clock.Now()
@@ -371,9 +372,12 @@ func TestSlowClientEveryPlayer(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// A player that catches up is no longer backed up.
-	good.queued = 5000 - 1001 // above the bound, below the hard cap
+	good.queued, good.kernel = 2000, 100000 // above the bound; the hard cap is on the process's part
 	tick()
-	good.queued = 0
+	if c := h.s.playerByID(4); c == nil || c.backedUp.IsZero() || good.lost {
+		t.Fatal("not backed up, or dropped at once for the kernel's part")
+	}
+	good.queued, good.kernel = 0, 0
 	tick()
 	if c := h.s.playerByID(4); c == nil || !c.backedUp.IsZero() {
 		t.Fatal("backed up after catching up")

@@ -31,6 +31,7 @@ type fakeTransport struct {
 	out     []byte
 	written int
 	queued  int
+	kernel  int  // what the kernel holds, for Stats
 	closing bool // LoseConnection called
 	lost    bool
 	reason  error
@@ -76,14 +77,16 @@ func (f *fakeTransport) finish() {
 		f.p.ConnectionLost(core.ErrConnectionDone)
 	}
 }
-func (f *fakeTransport) PauseProducing()                      {}
-func (f *fakeTransport) ResumeProducing()                     {}
-func (f *fakeTransport) SetWriteBufferLimits(int, int)        {}
-func (f *fakeTransport) SetNoDelay(bool) error                { return nil }
-func (f *fakeTransport) LocalAddr() net.Addr                  { return f.remote }
-func (f *fakeTransport) RemoteAddr() net.Addr                 { return f.remote }
-func (f *fakeTransport) ID() core.ConnID                      { return 0 }
-func (f *fakeTransport) Stats() core.ConnStats                { return core.ConnStats{Queued: f.queued} }
+func (f *fakeTransport) PauseProducing()               {}
+func (f *fakeTransport) ResumeProducing()              {}
+func (f *fakeTransport) SetWriteBufferLimits(int, int) {}
+func (f *fakeTransport) SetNoDelay(bool) error         { return nil }
+func (f *fakeTransport) LocalAddr() net.Addr           { return f.remote }
+func (f *fakeTransport) RemoteAddr() net.Addr          { return f.remote }
+func (f *fakeTransport) ID() core.ConnID               { return 0 }
+func (f *fakeTransport) Stats() core.ConnStats {
+	return core.ConnStats{Queued: f.queued, KernelQueued: f.kernel}
+}
 func (f *fakeTransport) send(payload []byte)                  { f.p.DataReceived(framing.Append(nil, payload)) }
 func (f *fakeTransport) sendRaw(b []byte)                     { f.p.DataReceived(b) }
 func (f *fakeTransport) messages(t *testing.T) []game.Message { return decodeAll(t, f.out) }

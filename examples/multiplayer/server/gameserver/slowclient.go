@@ -11,11 +11,22 @@ import (
 // the server sends (Config.SlowClientQueue).
 const ReasonSlow = "slow"
 
-// unsent is what the server has sent c over TCP that c has not taken yet,
-// as far as the server can tell: the connection's queue in the process plus
-// what the kernel still holds, where the platform says.
+// unsent is what the server has sent a client over TCP that the client has
+// not taken yet, as far as the server can tell: the connection's queue in
+// the process plus what the kernel holds unacknowledged, where the platform
+// says (core.ConnStats.KernelQueued, -1 elsewhere).
 func unsent(st core.ConnStats) int {
-	return st.Queued + max(kernelQueued(st), 0)
+	return st.Queued + max(st.KernelQueued, 0)
+}
+
+// sendBufferOption returns the listen option that caps the kernel's send
+// buffer of each connection at n bytes (Config.SendBuffer), or none for
+// n <= 0 (the system's default).
+func sendBufferOption(n int) []core.ListenOption {
+	if n <= 0 {
+		return nil
+	}
+	return []core.ListenOption{core.WithSendBuffer(n)}
 }
 
 // checkBackpressure runs every tick, before the snapshots, for every
