@@ -105,7 +105,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 				case m.Type() == game.MsgWelcome:
 					welcomed++
 					keep(c)
-					go func() { _, _ = io.Copy(io.Discard, br) }() // reads its snapshots
+					go answerPings(c, br) // reads its snapshots, answers the server's pings
 				case isReject(m, "too many players from your address"), isReject(m, "too many connections from your address"):
 					refused++
 					c.Close()
@@ -480,5 +480,21 @@ func stopped(stop <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// answerPings plays an honest reader on a raw connection: it reads
+// everything and answers the server's Pings, until the connection ends.
+func answerPings(c net.Conn, br *bufio.Reader) {
+	for {
+		m, err := readMsg(c, br, time.Minute)
+		if err != nil {
+			return
+		}
+		if p, ok := m.(game.Ping); ok {
+			if send(c, game.AppendPong(nil, game.Pong(p))) != nil {
+				return
+			}
+		}
 	}
 }

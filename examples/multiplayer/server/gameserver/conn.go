@@ -54,6 +54,11 @@ type conn struct {
 	pings    *game.TokenBucket
 	backedUp time.Time // since when its unsent data is above the bound; zero: not
 
+	// The server's Pings (slowclient.go): T of the newest sent and of the
+	// newest answered, and when the latter was sent (or the join).
+	pingedT, answeredT int64
+	answeredAt         time.Time
+
 	leaveReason string // why we are closing it, when we decided to
 	rejected    bool   // a Reject was sent and logged
 	closed      bool   // ConnectionLost was called
@@ -123,6 +128,12 @@ func (c *conn) message(payload []byte) error {
 		}
 		_, _ = c.t.Write(s.frameMsg(game.AppendPong(s.msg[:0], game.Pong(m.(game.Ping)))))
 		return nil
+	case game.MsgPong:
+		m, err := game.Decode(payload)
+		if err != nil {
+			return badMessage(err)
+		}
+		return c.pong(m.(game.Pong))
 	case game.MsgGoodbye:
 		if _, err := game.Decode(payload); err != nil {
 			return badMessage(err)
@@ -313,6 +324,7 @@ func (s *Server) join(c *conn, h game.Hello) {
 	s.playerJoined(c)
 	_, _ = rand.Read(c.token[:]) // never fails (crypto/rand)
 	c.inputs = newInputLimit(&s.cfg, s.r.Now())
+	c.answeredAt = s.r.Now()
 	c.pings = game.NewTokenBucket(s.cfg.PingRate, 8)
 	i, _ := slices.BinarySearchFunc(s.players, id, func(p *conn, id uint16) int { return int(p.id) - int(id) })
 	s.players = slices.Insert(s.players, i, c)

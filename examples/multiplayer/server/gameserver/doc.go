@@ -24,6 +24,8 @@
 //	Input{id, seq, buttons}      ───────────▶ at the client's tick rate (idle ticks may be skipped)
 //	Ping{t}                      ───────────▶ about once a second; keeps the connection alive
 //	                             ◀─────────── Pong{t}
+//	                             ◀─────────── Ping{t} once a second, over TCP
+//	Pong{t}                      ───────────▶ the answer, which shows the client reads
 //	                             ◀─────────── Snapshot{tick, last input, players} every tick:
 //	                                          over UDP once bound, over TCP before
 //	                             ◀─────────── PlayerInfo / PlayerLeft as players come and go
@@ -95,6 +97,11 @@
 // supersedes them. A queue in the process above four times the bound
 // aborts at once, and the kernel's send buffer is capped
 // (Config.SendBuffer), so a client that never reads costs bounded memory.
+// The kernel can also hide such a client from those queues: the client's
+// own receive buffer may grow to megabytes, acknowledging everything, while
+// it reads nothing. So the server pings every player over TCP once a
+// second, and a player that has not answered a Ping sent more than
+// Config.SlowClientTimeout + 1 s ago is aborted with reason=slow too.
 // Every connection reads at most 64 KiB ahead of the server, so a flood is
 // pushed back by TCP rather than buffered.
 //

@@ -384,3 +384,57 @@ func TestSlowClientEveryPlayer(t *testing.T) {
 	}
 	cancelTimers(h.s)
 }
+
+// The server pings every player once a second over TCP; a player that
+// has not answered a ping sent more than SlowClientTimeout + 1s ago does
+// not read (whatever the kernel's buffers absorb) and is dropped with
+// reason=slow. A Pong that answers no ping of the server is a protocol
+// violation.
+func TestServerPingsFindNonReaders(t *testing.T) {
+	h := newHarness(t, Config{SlowClientTimeout: 2 * time.Second, IdleTimeout: time.Minute})
+	reader, _ := h.join("reader")
+	deaf, _ := h.join("deaf")
+	answer := func(f *fakeTransport) int {
+		n := 0
+		for _, m := range f.messages(t) {
+			if p, ok := m.(game.Ping); ok {
+				f.send(game.AppendPong(nil, game.Pong(p)))
+				n++
+			}
+		}
+		f.out = f.out[:0]
+		return n
+	}
+	pings := 0
+	var dropped time.Duration
+	for step := time.Duration(0); step < 5*time.Second && !reader.lost; step += 250 * time.Millisecond {
+		h.advance(250 * time.Millisecond)
+		h.s.sweep()
+		pings += answer(reader)
+		deaf.send(game.AppendPing(nil, game.Ping{T: 1})) // it sends, it does not read
+		if deaf.lost && dropped == 0 {
+			dropped = step + 250*time.Millisecond
+		}
+	}
+	if reader.lost || reader.closing {
+		t.Fatalf("the reader was dropped: %v", reader.reason)
+	}
+	if pings < 4 {
+		t.Fatalf("the reader got %d pings in 5s", pings)
+	}
+	if !deaf.lost || !errors.Is(deaf.reason, ErrSlowClient) || dropped <= 3*time.Second || dropped > 3250*time.Millisecond {
+		t.Fatalf("deaf: lost=%v %v after %v, want after 3s..3.25s", deaf.lost, deaf.reason, dropped)
+	}
+	if len(h.logs.lines("msg=leave", "name=deaf", "reason=slow", "no answer to the server's pings")) != 1 {
+		t.Fatalf("no slow leave line:\n%s", h.logs)
+	}
+	// A Pong for no Ping, and a repeated one.
+	for _, p := range []game.Pong{{T: 1 << 60}, {T: 0}} {
+		f, _ := h.join(fmt.Sprintf("p%x", p.T>>56))
+		f.send(game.AppendPong(nil, p))
+		if reason, ok := dismissed(t, f); !ok || !strings.Contains(reason, "answers no Ping") {
+			t.Fatalf("Pong %d: %q", p.T, reason)
+		}
+	}
+	cancelTimers(h.s)
+}

@@ -120,6 +120,9 @@ type Server struct {
 	sorted     []time.Duration
 	lastCore   core.Stats
 	lastStatAt time.Time
+
+	epoch      time.Time // the server's Pings carry the time since then
+	lastPingAt time.Time // when the players were last pinged
 }
 
 // maxUnread bounds what core reads from one connection ahead of the main
@@ -198,6 +201,7 @@ func newServer(r *core.Reactor, cfg Config) (*Server, error) {
 		frame: make([]byte, 0, 1024),
 	}
 	s.tickFn, s.sweepFn, s.statsFn = s.tick, s.sweep, s.logStats
+	s.epoch = r.Now()
 	return s, nil
 }
 
@@ -349,13 +353,15 @@ func (s *Server) frameSnapshot(m game.Snapshot) ([]byte, int) {
 	return s.snap[start : snapHead+len(payload)], n
 }
 
-// sweep enforces the handshake and idle deadlines.
+// sweep enforces the handshake and idle deadlines, and pings the players
+// to see that they read (checkReading).
 func (s *Server) sweep() {
 	s.sweepTimer = nil
 	if s.closing {
 		return
 	}
 	now := s.r.Now()
+	pingNow := now.Sub(s.lastPingAt) >= serverPingInterval
 	for c := range s.conns { // deleting from a map while ranging is allowed
 		switch c.state {
 		case stateHandshake:
@@ -365,8 +371,13 @@ func (s *Server) sweep() {
 		case statePlaying:
 			if now.Sub(c.lastRecv) >= s.cfg.IdleTimeout {
 				c.dismiss(ReasonTimeout, fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, s.cfg.IdleTimeout))
+			} else {
+				s.checkReading(c, now, pingNow)
 			}
 		}
+	}
+	if pingNow {
+		s.lastPingAt = now
 	}
 	s.reportSuppressed(now, false)
 	s.sweepTimer, _ = s.r.CallLater(s.sweepInterval(), s.sweepFn)

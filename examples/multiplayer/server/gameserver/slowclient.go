@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/examples/multiplayer/game"
 )
 
 // ReasonSlow is the leave reason of a player dropped for not reading what
@@ -63,6 +64,41 @@ func (s *Server) checkBackpressure(now time.Time) {
 		s.kicks[i] = slowKick{}
 	}
 	s.kicks = s.kicks[:0]
+}
+
+// serverPingInterval is how often the server pings every player over TCP.
+const serverPingInterval = time.Second
+
+// checkReading pings c (when ping is true) and drops it with reason=slow if
+// it has not answered a Ping sent more than SlowClientTimeout plus the ping
+// interval ago. The kernel's buffers can hide a client that does not read:
+// the client's own receive buffer grows to several MiB on Linux without the
+// client reading a byte, all the while acknowledging what it gets, so that
+// no queue on the server grows. A Ping travels in order behind everything
+// sent before it, so its answer says how far behind the client reads,
+// whatever the buffers hold. Clients answer the server's Pings with a Pong
+// carrying the same T (netclient does).
+func (s *Server) checkReading(c *conn, now time.Time, ping bool) {
+	if lag := now.Sub(c.answeredAt); lag > s.cfg.SlowClientTimeout+serverPingInterval {
+		s.stats.SlowDrops++
+		c.kick(ReasonSlow, fmt.Errorf("%w: no answer to the server's pings for %v", ErrSlowClient, lag.Round(time.Millisecond)))
+		return
+	}
+	if ping {
+		c.pingedT = int64(now.Sub(s.epoch)) + 1 // never 0, the T of no ping
+		_, _ = c.t.Write(s.frameMsg(game.AppendPing(s.msg[:0], game.Ping{T: c.pingedT})))
+	}
+}
+
+// pong takes a client's answer to one of the server's Pings: its T must be
+// one the server sent, after the last answered (TCP keeps them in order).
+func (c *conn) pong(p game.Pong) error {
+	if p.T <= c.answeredT || p.T > c.pingedT {
+		return fmt.Errorf("%w: Pong %d answers no Ping of the server", ErrProtocol, p.T)
+	}
+	c.answeredT = p.T
+	c.answeredAt = c.s.epoch.Add(time.Duration(p.T - 1))
+	return nil
 }
 
 // slowKick is a player to drop for being slow, and why.
