@@ -89,6 +89,8 @@ func TestIssue11Figures(t *testing.T) {
 	})
 
 	t.Run("50 UDP-bound players that never read, rejoining for 30s", func(t *testing.T) {
+		// udpBoundNeverReads returns at once when until has passed, after
+		// the join and the bind: that is the quick rejoin.
 		before := srv.rssKB(t)
 		samples := []int{before}
 		var cycles atomic.Int64
@@ -97,12 +99,19 @@ func TestIssue11Figures(t *testing.T) {
 		go func() {
 			defer close(running)
 			var wg sync.WaitGroup
+			// Half stay until the server drops them, then rejoin; half
+			// join, bind and leave at once, again and again, so that the
+			// others get a storm of joins and leaves they never read.
 			for i := range 50 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for k := 0; time.Now().Before(deadline); k++ {
-						_ = udpBoundNeverReads("127.0.0.1", srv.addr, fmt.Sprintf("u%02d-%d", i, k%100000), deadline)
+						until := deadline
+						if i%2 == 1 {
+							until = time.Now()
+						}
+						_ = udpBoundNeverReads("127.0.0.1", srv.addr, fmt.Sprintf("u%02d-%d", i, k%100000), until)
 						cycles.Add(1)
 					}
 				}()

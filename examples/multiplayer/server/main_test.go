@@ -61,3 +61,26 @@ func TestParsePrefixes(t *testing.T) {
 		t.Fatalf("empty: %#v %v", got, err)
 	}
 }
+
+// memRelease releases only after a burst of allocation, and once more
+// after it, then not again until the next one.
+func TestMemRelease(t *testing.T) {
+	m := newMemRelease(1 << 20)
+	if m.check() {
+		t.Fatal("released with nothing allocated")
+	}
+	var keep [][]byte
+	for range 64 {
+		keep = append(keep, make([]byte, 64<<10)) // 4 MiB
+	}
+	_ = keep
+	if !m.check() {
+		t.Fatal("not released after 4 MiB")
+	}
+	if !m.check() {
+		t.Fatal("not released once more, after the burst")
+	}
+	if m.check() {
+		t.Fatal("released again without a new burst")
+	}
+}
