@@ -3,6 +3,7 @@ module github.com/threadedselect/reactor
 go 1.24.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/hajimehoshi/ebiten/v2 v2.8.8
 	github.com/jezek/xgb v1.1.1
 	github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
