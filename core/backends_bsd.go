@@ -4,8 +4,8 @@ package core
 
 func platformBackends() []backendInfo {
 	return []backendInfo{
-		{"kqueue", newKqueuePoller},
-		{"poll", newPollPoller},
-		{portableBackend, newPortablePoller},
+		{"kqueue", newKqueuePoller, true},
+		{"poll", newPollPoller, true},
+		{portableBackend, newPortablePoller, false},
 	}
 }

@@ -4,8 +4,8 @@ package core
 
 func platformBackends() []backendInfo {
 	return []backendInfo{
-		{"epoll", newEpollPoller},
-		{"poll", newPollPoller},
-		{portableBackend, newPortablePoller},
+		{"epoll", newEpollPoller, true},
+		{"poll", newPollPoller, true},
+		{portableBackend, newPortablePoller, false},
 	}
 }

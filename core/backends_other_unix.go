@@ -6,7 +6,7 @@ package core
 // backend.
 func platformBackends() []backendInfo {
 	return []backendInfo{
-		{"poll", newPollPoller},
-		{portableBackend, newPortablePoller},
+		{"poll", newPollPoller, true},
+		{portableBackend, newPortablePoller, false},
 	}
 }

@@ -1,6 +1,9 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // handle is one registration of a descriptor with the reactor: a raw
 // descriptor (AddReader/AddWriter) or a transport. The poll loop finds it
@@ -36,12 +39,43 @@ type handleOwner interface {
 
 func (h *handle) token() token { return makeToken(h.slot, h.gen) }
 
+// registered reports whether h has a slot: registered and not yet
+// unregistered.
+func (h *handle) registered() bool { return h.gen != 0 && !h.dead }
+
+// polled reports whether the poller watches h: it has a descriptor. A
+// goroutine-backed transport's handle has none (fd -1); its goroutines
+// queue its entries themselves.
+func (h *handle) polled() bool { return h.fd >= 0 }
+
 // markReady is the common poll-side step: remember what was ready and queue
 // one entry unless one is already queued.
 func (h *handle) markReady(l *loop, ev interest) {
 	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit == 0 {
 		l.enqueue(h)
 	}
+}
+
+// markReadyAsync is markReady for the goroutines of goroutine-backed
+// transports (on any backend): each queues its own handle's entry, waiting
+// (not dropping) while the ring is full, which pushes back on the peer
+// just as the poll loop does.
+func (h *handle) markReadyAsync(r *Reactor, ev interest) {
+	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
+		return
+	}
+	backoff := time.Microsecond
+	for !r.ring.push(entry{h: h}) {
+		if r.state.Load() == int32(stateStopped) {
+			return
+		}
+		r.wakeConsumer()
+		time.Sleep(backoff)
+		if backoff < time.Millisecond {
+			backoff *= 2
+		}
+	}
+	r.wakeConsumer()
 }
 
 // takeReady clears and returns the readiness seen since the last dispatch.
@@ -136,11 +170,11 @@ func (t *slotTable) each(f func(*handle)) {
 	}
 }
 
-// register gives h a slot and, if the reactor is running, registers it with
-// the poller. Main thread.
+// register gives h a slot and, if the reactor is running and h has a
+// descriptor, registers it with the poller. Main thread.
 func (r *Reactor) register(h *handle) error {
 	r.slots.alloc(h)
-	if l := r.loop.Load(); l != nil {
+	if l := r.loop.Load(); l != nil && h.polled() {
 		if err := l.p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			r.slots.release(h)
 			return err

@@ -214,7 +214,7 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 	if !r.state.CompareAndSwap(int32(stateIdle), int32(stateStarting)) {
 		return ErrAlreadyRunning
 	}
-	p, err := newPoller(r.cfg.backend)
+	p, err := r.backend.make()
 	if err != nil {
 		r.state.Store(int32(stateIdle))
 		return err
@@ -229,6 +229,9 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 	r.mainG.Store(goid(&r.gbuf))
 	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
+		if !h.polled() {
+			return
+		}
 		if err := p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			h.registerErr = err
 			return

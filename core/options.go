@@ -37,12 +37,8 @@ func (c *config) validate() error {
 	if c.shutdownTimeout < 0 {
 		return fmt.Errorf("%w: shutdown timeout %v is negative", ErrInvalidArgument, c.shutdownTimeout)
 	}
-	for _, b := range Backends() {
-		if c.backend == "" || c.backend == b {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: %q (this platform has %v)", ErrUnknownBackend, c.backend, Backends())
+	_, err := findBackend(c.backend)
+	return err
 }
 
 // WithBackend selects the poller backend by name ("epoll", "kqueue",

@@ -89,24 +89,32 @@ func timeoutMillis(d time.Duration) int {
 	return int((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-// newPoller makes the named backend, or the platform's default for "".
-func newPoller(name string) (poller, error) {
-	if name == "" {
-		name = platformBackends()[0].name
-	}
-	for _, b := range platformBackends() {
-		if b.name == name {
-			return b.make()
-		}
-	}
-	return nil, fmt.Errorf("%w: %q (this platform has %v)", ErrUnknownBackend, name, Backends())
-}
-
 // backendInfo names a backend and how to make one.
 type backendInfo struct {
 	name string
 	make func() (poller, error)
+	fds  bool // it watches descriptors (all but portable)
 }
+
+// findBackend returns the named backend, or the platform's default for "".
+func findBackend(name string) (backendInfo, error) {
+	all := platformBackends()
+	if name == "" {
+		return all[0], nil
+	}
+	for _, b := range all {
+		if b.name == name {
+			return b, nil
+		}
+	}
+	return backendInfo{}, fmt.Errorf("%w: %q (this platform has %v)", ErrUnknownBackend, name, Backends())
+}
+
+// watchesDescriptors reports whether the reactor's backend watches
+// descriptors: whether raw descriptors and descriptor-backed transports
+// are possible. Which implementation each transport gets is chosen where
+// it is made, one by one.
+func (r *Reactor) watchesDescriptors() bool { return r.backend.fds }
 
 // Backends lists the poller backends this platform offers, the default
 // first. Pass one to WithBackend.

@@ -6,12 +6,12 @@ import (
 )
 
 // portableBackend is the name of the backend that works on every platform
-// Go does: it has no poller of its own. Its transports are I/O goroutines
-// on the Go runtime's poller (epoll, kqueue, or IOCP on Windows), which read
-// into the same chunks and queue the same ring entries as the poll loop
-// does, so the main thread cannot tell the difference. Raw descriptors
-// (AddReader/AddWriter) are not supported by it: AddReader returns
-// ErrUnsupported.
+// Go does: it has no poller of its own, so every transport is
+// goroutine-backed: I/O goroutines on the Go runtime's poller (epoll,
+// kqueue, or IOCP on Windows), which read into the same chunks and queue
+// the same ring entries as the poll loop does, so the main thread cannot
+// tell the difference. Raw descriptors (AddReader/AddWriter) are not
+// supported by it: AddReader returns ErrUnsupported.
 const portableBackend = "portable"
 
 // portablePoller is the backend's stand-in for a poller: waiting is
@@ -30,8 +30,9 @@ func newPortablePoller() (poller, error) {
 
 func (p *portablePoller) name() string { return portableBackend }
 
-// Registrations exist only in the reactor's slot table (for ConnIDs); the
-// transports' goroutines report readiness themselves.
+// The reactor gives this backend no descriptors: registrations exist
+// only in the reactor's slot table; the transports' goroutines report
+// readiness themselves.
 func (p *portablePoller) add(int, token, interest, bool) error { return nil }
 func (p *portablePoller) mod(int, token, interest, bool) error { return nil }
 func (p *portablePoller) del(int, token) error                 { return nil }
@@ -71,24 +72,3 @@ func (p *portablePoller) wake() {
 }
 
 func (p *portablePoller) close() error { p.timer.Stop(); return nil }
-
-// markReadyAsync is markReady for the portable backend's goroutines: each
-// queues its own handle's entry, waiting (not dropping) while the ring is
-// full, which pushes back on the peer just as the poll loop does.
-func (h *handle) markReadyAsync(r *Reactor, ev interest) {
-	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
-		return
-	}
-	backoff := time.Microsecond
-	for !r.ring.push(entry{h: h}) {
-		if r.state.Load() == int32(stateStopped) {
-			return
-		}
-		r.wakeConsumer()
-		time.Sleep(backoff)
-		if backoff < time.Millisecond {
-			backoff *= 2
-		}
-	}
-	r.wakeConsumer()
-}

@@ -21,9 +21,10 @@ import (
 // on the main thread (or, before the reactor starts, on the goroutine that
 // will drive it).
 type Reactor struct {
-	cfg   config
-	log   *slog.Logger
-	clock Clock
+	cfg     config
+	backend backendInfo
+	log     *slog.Logger
+	clock   Clock
 
 	// Shared between goroutines.
 	state    atomic.Int32 // a reactorState
@@ -44,13 +45,13 @@ type Reactor struct {
 	watcherN atomic.Int32
 	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
 	stats    counters
-	chunks   chunkPool
-	dgrams   dgramPool
-	// goNet: the portable backend, whose transports are goroutines on the
-	// Go runtime's poller; they recycle buffers through these pools.
-	goNet    bool
-	goChunks sync.Pool
-	goDgrams sync.Pool
+	// Buffers, each implementation of the transports its own pools: the
+	// poll loop takes from the descriptor-backed ones, goroutines from the
+	// goroutine-backed ones.
+	chunks   *ringPool[chunk]
+	dgrams   *ringPool[dgram]
+	goChunks *syncPool[chunk]
+	goDgrams *syncPool[dgram]
 	outPool  outPool // main thread
 
 	// Main thread only.
@@ -109,25 +110,25 @@ func New(opts ...Option) (*Reactor, error) {
 		return nil, err
 	}
 	r := &Reactor{
-		cfg:     cfg,
-		log:     cfg.logger,
-		clock:   cfg.clock,
-		ring:    newRing[entry](cfg.ringSize),
-		done:    make(chan struct{}),
-		abandon: make(chan struct{}),
-		events:  make(map[string]*sysEvent),
-		raw:     make(map[Descriptor]*handle),
-		chunks:  newChunkPool(256),
-		dgrams:  dgramPool{free: newRing[*dgram](1024)},
-		outPool: outPool{max: 64},
+		cfg:      cfg,
+		log:      cfg.logger,
+		clock:    cfg.clock,
+		ring:     newRing[entry](cfg.ringSize),
+		done:     make(chan struct{}),
+		abandon:  make(chan struct{}),
+		events:   make(map[string]*sysEvent),
+		raw:      make(map[Descriptor]*handle),
+		chunks:   newRingPool(256, newChunk),
+		dgrams:   newRingPool(1024, newDgram),
+		goChunks: newSyncPool(newChunk),
+		goDgrams: newSyncPool(newDgram),
+		outPool:  outPool{max: 64},
 	}
+	r.backend, _ = findBackend(cfg.backend) // validated
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.goNet = r.Backend() == portableBackend
 	r.spentFn = r.budgetSpent
-	r.goChunks.New = func() any { return &chunk{buf: make([]byte, chunkSize)} }
-	r.goDgrams.New = func() any { return new(dgram) }
 	if r.clock == nil {
 		r.clock = systemClock{}
 	}
@@ -137,12 +138,7 @@ func New(opts ...Option) (*Reactor, error) {
 }
 
 // Backend returns the name of the poller backend the reactor uses.
-func (r *Reactor) Backend() string {
-	if r.cfg.backend != "" {
-		return r.cfg.backend
-	}
-	return Backends()[0]
-}
+func (r *Reactor) Backend() string { return r.backend.name }
 
 // Mode says how a reactor is driven.
 type Mode int32
