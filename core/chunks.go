@@ -1,6 +1,10 @@
 package core
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/threadedselect/reactor/core/internal/queue"
+)
 
 // chunk is a buffer a stream's reader reads into and the main thread hands
 // to DataReceived. Chunks are recycled through the pool of the
@@ -34,26 +38,26 @@ type pool[T any] interface {
 // buffers are left to the garbage collector, so the pool bounds what the
 // reactor keeps around after a burst.
 type ringPool[T any] struct {
-	free  *ring[*T]
+	free  *queue.Ring[*T]
 	fresh func() *T
 }
 
 func newRingPool[T any](n int, fresh func() *T) *ringPool[T] {
-	return &ringPool[T]{free: newRing[*T](n), fresh: fresh}
+	return &ringPool[T]{free: queue.NewRing[*T](n), fresh: fresh}
 }
 
 // get returns a buffer. Poll loop only.
 func (p *ringPool[T]) get() *T {
-	if x, ok := p.free.peek(0); ok {
+	if x, ok := p.free.Peek(0); ok {
 		v := *x
-		p.free.releaseClear(1)
+		p.free.ReleaseClear(1)
 		return v
 	}
 	return p.fresh()
 }
 
 // put gives a buffer back. Any goroutine.
-func (p *ringPool[T]) put(v *T) { p.free.push(v) }
+func (p *ringPool[T]) put(v *T) { p.free.Push(v) }
 
 // syncPool is a pool any goroutine takes from and gives to.
 type syncPool[T any] struct{ p sync.Pool }

@@ -8,10 +8,6 @@ package core
 // descriptor-backed transports, and raw descriptors (AddReader/AddWriter)
 // are not supported: they return ErrUnsupported.
 
-func platformBackends() []backendInfo {
-	return []backendInfo{{portableBackend, newPortablePoller, false}}
-}
-
 // fdTransports: Windows has no descriptor-backed transports.
 func (r *Reactor) fdTransports() fdTransports { return nil }
 

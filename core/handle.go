@@ -3,6 +3,22 @@ package core
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
+)
+
+// The poller's names, as the reactor uses them.
+type (
+	interest = poller.Interest
+	token    = poller.Token
+)
+
+const (
+	evRead  = poller.Read
+	evWrite = poller.Write
+	evHup   = poller.Hup
+	evErr   = poller.Err
+	evBad   = poller.Bad
 )
 
 // handle is one registration of a descriptor with the reactor: a raw
@@ -37,7 +53,7 @@ type handleOwner interface {
 	lose(r *Reactor, h *handle, reason error)
 }
 
-func (h *handle) token() token { return makeToken(h.slot, h.gen) }
+func (h *handle) token() token { return poller.MakeToken(h.slot, h.gen) }
 
 // registered reports whether h has a slot: registered and not yet
 // unregistered.
@@ -65,7 +81,7 @@ func (h *handle) markReadyAsync(r *Reactor, ev interest) {
 		return
 	}
 	backoff := time.Microsecond
-	for !r.ring.push(entry{h: h}) {
+	for !r.ring.Push(entry{h: h}) {
 		if r.state.Load() == int32(stateStopped) {
 			return
 		}
@@ -143,12 +159,12 @@ func (t *slotTable) lookup(tok token) *handle {
 	if d == nil {
 		return nil
 	}
-	s := tok.slot()
+	s := tok.Slot()
 	if s < 0 || int(s)/slotPageSize >= len(*d) {
 		return nil
 	}
 	h := (*d)[s/slotPageSize][s%slotPageSize].Load()
-	if h == nil || h.gen != tok.gen() {
+	if h == nil || h.gen != tok.Gen() {
 		return nil
 	}
 	return h
@@ -175,7 +191,7 @@ func (t *slotTable) each(f func(*handle)) {
 func (r *Reactor) register(h *handle) error {
 	r.slots.alloc(h)
 	if l := r.loop.Load(); l != nil && h.polled() {
-		if err := l.p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
+		if err := l.p.Open(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			r.slots.release(h)
 			return err
 		}
@@ -191,7 +207,7 @@ func (r *Reactor) rearm(h *handle) error {
 		return nil
 	}
 	if l := r.loop.Load(); l != nil {
-		return l.p.mod(h.fd, h.token(), h.want, h.oneshot)
+		return l.p.Modify(h.fd, h.token(), h.want, h.oneshot)
 	}
 	return nil
 }
@@ -205,7 +221,7 @@ func (r *Reactor) unregister(h *handle) {
 	h.dead = true
 	if h.inKernel {
 		if l := r.loop.Load(); l != nil {
-			_ = l.p.del(h.fd, h.token()) // a descriptor closed behind our back is already gone
+			_ = l.p.Close(h.fd, h.token()) // a descriptor closed behind our back is already gone
 		}
 		h.inKernel = false
 	}

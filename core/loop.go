@@ -1,11 +1,14 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
 )
 
 type driveMode uint8
@@ -23,9 +26,9 @@ const (
 // (or crash): the poller, and the poll thread or waker goroutine if any.
 type loop struct {
 	r      *Reactor
-	p      poller
+	p      poller.Poller
 	mode   driveMode
-	events []pollEvent // poll loop only
+	events []poller.Event // poll loop only
 	// deferred holds handles whose entry found the ring full; the poll loop
 	// pushes them before it takes any more readiness. Poll loop only.
 	deferred   []*handle
@@ -56,7 +59,7 @@ const queuedBit = 1 << 31
 func (l *loop) wakeConsumer() {
 	switch {
 	case l.mode == modeInline:
-		l.p.wake()
+		l.p.Wake()
 	case l.waker != nil:
 		if l.parked.Load() && l.parked.CompareAndSwap(true, false) {
 			select {
@@ -89,7 +92,7 @@ func (l *loop) storeDeadline() {
 // enqueue puts h's entry on the ring, or aside if the ring is full. Poll
 // loop only; the caller has set h's queued bit.
 func (l *loop) enqueue(h *handle) {
-	if len(l.deferred) == 0 && l.r.ring.push(entry{h: h}) {
+	if len(l.deferred) == 0 && l.r.ring.Push(entry{h: h}) {
 		l.pushed = true
 		return
 	}
@@ -101,7 +104,7 @@ func (l *loop) enqueue(h *handle) {
 func (l *loop) flushDeferred() bool {
 	i := 0
 	for ; i < len(l.deferred); i++ {
-		if !l.r.ring.push(entry{h: l.deferred[i]}) {
+		if !l.r.ring.Push(entry{h: l.deferred[i]}) {
 			break
 		}
 		l.pushed = true
@@ -114,11 +117,11 @@ func (l *loop) flushDeferred() bool {
 
 // handleEvents passes readiness to each registration's poll-side handler.
 // Poll loop only.
-func (l *loop) handleEvents(evs []pollEvent) {
+func (l *loop) handleEvents(evs []poller.Event) {
 	r := l.r
 	for _, e := range evs {
-		if h := r.slots.lookup(e.tok); h != nil {
-			h.owner.pollReady(l, h, e.ev)
+		if h := r.slots.lookup(e.Tok); h != nil {
+			h.owner.pollReady(l, h, e.Ev)
 		}
 	}
 	if l.pushed {
@@ -138,12 +141,12 @@ func (l *loop) pollThread() {
 	defer close(l.pollDone)
 	var backoff time.Duration
 	for !l.quit.Load() {
-		room := l.r.ring.free()
+		room := l.r.ring.Free()
 		if len(l.deferred) > 0 {
 			l.flushDeferred()
 			room = 0
 			if len(l.deferred) == 0 {
-				room = l.r.ring.free()
+				room = l.r.ring.Free()
 			}
 		}
 		if l.pushed {
@@ -158,12 +161,12 @@ func (l *loop) pollThread() {
 		}
 		backoff = 0
 		max := min(room, len(l.events))
-		l.p.prepareSleep()
+		l.p.PrepareSleep()
 		if l.quit.Load() {
-			l.p.cancelSleep()
+			l.p.CancelSleep()
 			return
 		}
-		n, err := l.p.wait(l.events[:max], -1)
+		n, err := l.p.Wait(l.events[:max], -1)
 		if err != nil {
 			l.r.pollerFailed(err)
 			return
@@ -173,12 +176,8 @@ func (l *loop) pollThread() {
 }
 
 // idle waits a little for the main thread to make room on the ring,
-// backing off up to a millisecond, and keeps a poll(2) set's queued changes
-// applied so the main thread never waits on them.
+// backing off up to a millisecond.
 func (l *loop) idle(backoff time.Duration) time.Duration {
-	if m, ok := l.p.(interface{ apply() }); ok {
-		m.apply()
-	}
 	l.wakeConsumer()
 	switch {
 	case backoff == 0:
@@ -193,12 +192,21 @@ func (l *loop) idle(backoff time.Duration) time.Duration {
 // pollerFailed records a poller error for the main thread, which logs it,
 // shuts the reactor down and returns it from Run (and Err). Any goroutine.
 func (r *Reactor) pollerFailed(err error) {
-	pe, ok := err.(*PollerError)
-	if !ok {
-		pe = &PollerError{Backend: r.Backend(), Op: "wait", Err: err}
-	}
-	r.failure.CompareAndSwap(nil, pe)
+	r.failure.CompareAndSwap(nil, r.pollerError(err))
 	r.wakeConsumer()
+}
+
+// pollerError is the *PollerError for what the poller failed with.
+func (r *Reactor) pollerError(err error) *PollerError {
+	var pe *PollerError
+	var e *poller.Error
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.As(err, &e):
+		return &PollerError{Backend: e.Backend, Op: e.Op, Err: e.Err}
+	}
+	return &PollerError{Backend: r.Backend(), Op: "wait", Err: err}
 }
 
 // begin starts a run: checks state, makes the poller, registers what was
@@ -214,25 +222,22 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 	if !r.state.CompareAndSwap(int32(stateIdle), int32(stateStarting)) {
 		return ErrAlreadyRunning
 	}
-	p, err := r.backend.make()
+	p, err := r.backend.New()
 	if err != nil {
 		r.state.Store(int32(stateIdle))
-		return err
+		return r.pollerError(err)
 	}
 	if r.cfg.wrapPoller != nil {
 		p = r.cfg.wrapPoller(p)
 	}
-	if d, ok := p.(interface{ setDirect(bool) }); ok {
-		d.setDirect(mode == modeInline)
-	}
-	l := &loop{r: r, p: p, mode: mode, events: make([]pollEvent, 256)}
+	l := &loop{r: r, p: p, mode: mode, events: make([]poller.Event, 256)}
 	r.mainG.Store(goid(&r.gbuf))
 	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
 		if !h.polled() {
 			return
 		}
-		if err := p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
+		if err := p.Open(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			h.registerErr = err
 			return
 		}
@@ -297,18 +302,18 @@ func (r *Reactor) Run() error {
 		if len(l.deferred) > 0 && !l.flushDeferred() {
 			continue // the ring is full: drain before taking more readiness
 		}
-		max := min(r.ring.free(), len(l.events))
+		max := min(r.ring.Free(), len(l.events))
 		if max <= 0 {
 			continue
 		}
 		if timeout != 0 {
-			l.p.prepareSleep()
+			l.p.PrepareSleep()
 			if r.hasWork() {
-				l.p.cancelSleep()
+				l.p.CancelSleep()
 				timeout = 0
 			}
 		}
-		n, err := l.p.wait(l.events[:max], timeout)
+		n, err := l.p.Wait(l.events[:max], timeout)
 		if err != nil {
 			l.dead = true
 			r.pollerFailed(err)
@@ -341,7 +346,7 @@ func (r *Reactor) pollTimeout() time.Duration {
 // hasWork reports whether a round would find something to do now. Main
 // thread.
 func (r *Reactor) hasWork() bool {
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || len(r.carry) > 0 || len(r.soon) > 0 || r.stopReq.Load() || r.crashReq.Load() {
+	if r.ring.Depth() > 0 || r.overN.Load() > 0 || len(r.carry) > 0 || len(r.soon) > 0 || r.stopReq.Load() || r.crashReq.Load() {
 		return true
 	}
 	if r.failure.Load() != nil && !r.failHandled {
@@ -415,7 +420,7 @@ func (l *loop) wakerLoop() {
 // workPending is hasWork for the waker goroutine: atomics only.
 func (l *loop) workPending() bool {
 	r := l.r
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.carryN.Load() > 0 || r.soonN.Load() > 0 ||
+	if r.ring.Depth() > 0 || r.overN.Load() > 0 || r.carryN.Load() > 0 || r.soonN.Load() > 0 ||
 		r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
 		return true
 	}
@@ -469,17 +474,17 @@ type DrainStats struct {
 func (r *Reactor) Drain(budget time.Duration) DrainStats {
 	st := DrainStats{Budget: budget, Finished: r.finished}
 	if r.inRound || r.loop.Load() == nil {
-		st.Left = r.ring.depth()
-		st.HighWater = r.ring.highWater()
+		st.Left = r.ring.Depth()
+		st.HighWater = r.ring.HighWater()
 		return st
 	}
 	r.mainG.Store(goid(&r.gbuf))
-	st.Depth = r.ring.depth()
+	st.Depth = r.ring.Depth()
 	start := time.Now()
 	st.Ran = r.rounds(budget)
 	st.Elapsed = time.Since(start)
-	st.Left = r.ring.depth() + len(r.overflow) + len(r.carry) + len(r.soon) + r.dueTimers()
-	st.HighWater = r.ring.highWater()
+	st.Left = r.ring.Depth() + len(r.overflow) + len(r.carry) + len(r.soon) + r.dueTimers()
+	st.HighWater = r.ring.HighWater()
 	st.Finished = r.finished
 	return st
 }

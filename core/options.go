@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
 )
 
 // An Option configures a Reactor made by New.
@@ -17,7 +19,7 @@ type config struct {
 	preenInterval   time.Duration
 	shutdownTimeout time.Duration
 	// wrapPoller lets the package's own tests inject poller faults.
-	wrapPoller func(poller) poller
+	wrapPoller func(poller.Poller) poller.Poller
 }
 
 func defaultConfig() config {

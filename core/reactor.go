@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
+	"github.com/threadedselect/reactor/core/internal/queue"
 )
 
 // Reactor is a threaded select reactor: a poll thread waits for readiness
@@ -22,7 +25,7 @@ import (
 // will drive it).
 type Reactor struct {
 	cfg     config
-	backend backendInfo
+	backend poller.Backend
 	log     *slog.Logger
 	clock   Clock
 
@@ -31,7 +34,7 @@ type Reactor struct {
 	running  atomic.Bool
 	stopReq  atomic.Bool // Stop was called; the main thread has not begun the shutdown yet
 	crashReq atomic.Bool // Crash was called
-	ring     *ring[entry]
+	ring     *queue.Ring[entry]
 	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
 	overN    atomic.Int32  // len(overflow), readable off the main thread
 	carryN   atomic.Int32  // len(carry), readable off the main thread
@@ -113,7 +116,7 @@ func New(opts ...Option) (*Reactor, error) {
 		cfg:      cfg,
 		log:      cfg.logger,
 		clock:    cfg.clock,
-		ring:     newRing[entry](cfg.ringSize),
+		ring:     queue.NewRing[entry](cfg.ringSize),
 		done:     make(chan struct{}),
 		abandon:  make(chan struct{}),
 		events:   make(map[string]*sysEvent),
@@ -138,7 +141,7 @@ func New(opts ...Option) (*Reactor, error) {
 }
 
 // Backend returns the name of the poller backend the reactor uses.
-func (r *Reactor) Backend() string { return r.backend.name }
+func (r *Reactor) Backend() string { return r.backend.Name }
 
 // Mode says how a reactor is driven.
 type Mode int32
@@ -278,7 +281,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 	if r.state.Load() == int32(stateStopped) {
 		return ErrStopped
 	}
-	if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+	if r.overN.Load() == 0 && r.ring.Push(entry{fn: f}) {
 		r.wakeConsumer()
 		return nil
 	}
@@ -288,7 +291,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 func (r *Reactor) callFromThreadSlow(f func()) error {
 	me := goid(nil)
 	if me == r.mainG.Load() {
-		if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+		if r.overN.Load() == 0 && r.ring.Push(entry{fn: f}) {
 			r.wakeConsumer()
 			return nil
 		}
@@ -301,7 +304,7 @@ func (r *Reactor) callFromThreadSlow(f func()) error {
 		if r.state.Load() == int32(stateStopped) {
 			return ErrStopped
 		}
-		if r.ring.push(entry{fn: f}) {
+		if r.ring.Push(entry{fn: f}) {
 			r.wakeConsumer()
 			return nil
 		}

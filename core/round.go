@@ -134,14 +134,13 @@ func (r *Reactor) runRound(b *budget) bool {
 	// nothing committed is left, so work queued before a Stop always runs
 	// first, whichever goroutine queued it.
 	stopSeen := r.stopReq.Load()
-	end := r.ring.snapshot()
-	total := end - r.ring.head.Load()
+	total := r.ring.Snapshot()
 	var k uint64 // taken since the last release
 	for taken := uint64(0); taken < total; taken++ {
-		it := *r.ring.at(k) // committed: it is before the snapshot
+		it := *r.ring.At(k) // committed: it is before the snapshot
 		k++
 		if k == releaseBatch {
-			r.ring.release(k)
+			r.ring.Release(k)
 			k = 0
 		}
 		if it.h != nil {
@@ -152,15 +151,15 @@ func (r *Reactor) runRound(b *budget) bool {
 			r.safeCall("CallFromThread", it.fn)
 		}
 		if r.loop.Load() != l {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return true
 		}
 		if b.spent() || !r.runSoon(b) {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return false
 		}
 	}
-	r.ring.release(k)
+	r.ring.Release(k)
 
 	// Thread calls the main thread made while the ring was full.
 	if n := len(r.overflow); n > 0 {
@@ -199,7 +198,7 @@ func (r *Reactor) again(h *handle) {
 	if old := h.pending.Or(queuedBit); old&queuedBit != 0 {
 		return // the poll loop queued an entry for it already
 	}
-	if r.ring.push(entry{h: h}) {
+	if r.ring.Push(entry{h: h}) {
 		if !r.inRound {
 			r.wakeConsumer()
 		}
@@ -255,7 +254,7 @@ func (r *Reactor) handleRequests(l *loop, stopSeen bool) {
 	if l == nil || r.handleFailure(l) {
 		return
 	}
-	if r.stopReq.Load() && (stopSeen || r.ring.committed() == 0) && r.stopReq.CompareAndSwap(true, false) {
+	if r.stopReq.Load() && (stopSeen || r.ring.Committed() == 0) && r.stopReq.CompareAndSwap(true, false) {
 		r.shutStart = r.now()
 		r.fireEvent(Shutdown, r.finishShutdown)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
+
+	"github.com/threadedselect/reactor/core/internal/queue"
 )
 
 // A stream connection is one of two implementations, chosen per
@@ -30,7 +32,7 @@ type stream struct {
 
 	// Shared with the reader (the poll loop, or the connection's reader
 	// goroutine).
-	inq     spsc[*chunk]
+	inq     queue.SPSC[*chunk]
 	unread  atomic.Int64
 	flags   atomic.Uint32
 	rerr    error // set by the reader before flagErr
@@ -52,7 +54,7 @@ type stream struct {
 }
 
 func newStream(r *Reactor, cfg connConfig, chunks pool[chunk]) stream {
-	return stream{r: r, cfg: cfg, pool: chunks, inq: newSPSC[*chunk](chunkQueueCap)}
+	return stream{r: r, cfg: cfg, pool: chunks, inq: queue.NewSPSC[*chunk](chunkQueueCap)}
 }
 
 // recycle gives a chunk back to the pool its reader takes from.
@@ -135,11 +137,11 @@ func (c *stream) mayRead() bool {
 	if f&stopReading != 0 {
 		return false
 	}
-	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.full() {
+	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.Full() {
 		return true
 	}
 	c.flags.Or(flagFull)
-	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.full() {
+	if c.unread.Load() < int64(c.cfg.maxUnread) && !c.inq.Full() {
 		c.flags.And(^uint32(flagFull))
 		return c.flags.Load()&stopReading == 0
 	}
@@ -150,7 +152,7 @@ func (c *stream) mayRead() bool {
 // chunk is the main thread's.
 func (c *stream) got(ch *chunk) {
 	n := ch.n
-	c.inq.push(ch)
+	c.inq.Push(ch)
 	c.unread.Add(int64(n))
 	c.bytesIn.Add(uint64(n))
 	c.r.stats.bytesIn.Add(uint64(n))
@@ -165,7 +167,7 @@ func (c *stream) deliver() (a act) {
 	r := c.r
 	for !c.holding() {
 		f := c.flags.Load()
-		for ch := c.inq.peek(); ch != nil && !c.holding(); ch = c.inq.peek() {
+		for ch := c.inq.Peek(); ch != nil && !c.holding(); ch = c.inq.Peek() {
 			if r.budgetSpent() {
 				r.again(c.h)
 				return a
@@ -189,7 +191,7 @@ func (c *stream) deliver() (a act) {
 				}
 				return a
 			}
-			c.inq.pop()
+			c.inq.Pop()
 			c.recycle(ch)
 			if c.state == stateClosed {
 				return a
@@ -205,7 +207,7 @@ func (c *stream) deliver() (a act) {
 		if f&(flagEOF|flagErr) == 0 {
 			return a
 		}
-		if !c.inq.empty() {
+		if !c.inq.Empty() {
 			continue // chunks queued before the flag came in meanwhile
 		}
 		if f&flagErr != 0 {
@@ -369,7 +371,7 @@ func (c *stream) fail(reason error) act {
 // failed is the end of fail, after the callback that failed: it delivers
 // what was read, all of it, and says to close.
 func (c *stream) failed(reason error) act {
-	for ch := c.inq.peek(); ch != nil && c.state != stateClosed && !c.paused; ch = c.inq.peek() {
+	for ch := c.inq.Peek(); ch != nil && c.state != stateClosed && !c.paused; ch = c.inq.Peek() {
 		if c.state == stateOpen || c.state == stateClosing {
 			data := ch.buf[ch.off:ch.n]
 			c.msgsIn++
@@ -381,7 +383,7 @@ func (c *stream) failed(reason error) act {
 		if c.state == stateClosed {
 			return act{}
 		}
-		c.inq.pop()
+		c.inq.Pop()
 		c.unread.Add(-int64(ch.n - ch.off))
 		c.recycle(ch)
 	}
@@ -415,7 +417,7 @@ func (c *stream) finishLose() act {
 	}
 	c.state = stateLinger
 	a := act{do: actShutWrite}
-	if c.flags.Load()&flagEOF != 0 && c.inq.empty() {
+	if c.flags.Load()&flagEOF != 0 && c.inq.Empty() {
 		return a.with(closeWith(ErrConnectionDone))
 	}
 	if c.holding() {
@@ -464,8 +466,8 @@ func (c *stream) ended(reason error, connected bool) {
 		_ = c.timer.Cancel()
 		c.timer = nil
 	}
-	for ch := c.inq.peek(); ch != nil; ch = c.inq.peek() {
-		c.inq.pop()
+	for ch := c.inq.Peek(); ch != nil; ch = c.inq.Peek() {
+		c.inq.Pop()
 		c.unread.Add(-int64(ch.n - ch.off))
 		c.recycle(ch)
 	}
@@ -511,7 +513,7 @@ func (c *stream) resume() act {
 // resumeReading delivers what was read while the connection was held, in
 // the connection's turn, and lets the reader read again.
 func (c *stream) resumeReading() act {
-	if !c.inq.empty() || c.flags.Load()&(flagEOF|flagErr|flagFull) != 0 {
+	if !c.inq.Empty() || c.flags.Load()&(flagEOF|flagErr|flagFull) != 0 {
 		c.r.again(c.h) // deliver clears flagFull once the queue is empty
 	}
 	return act{do: actWatch}

@@ -166,7 +166,7 @@ func (c *fdConn) readSome(l *loop, hup bool) {
 	for {
 		if !c.mayRead() {
 			if c.flags.Load()&stopArmed != 0 {
-				l.p.disarmRead(c.h.token()) // re-armed by the main thread when it resumes
+				l.p.DisarmRead(c.h.token()) // re-armed by the main thread when it resumes
 			}
 			break
 		}
@@ -189,7 +189,7 @@ func (c *fdConn) readSome(l *loop, hup bool) {
 		switch {
 		case err == nil: // n == 0: end of stream
 			c.flags.Or(flagEOF)
-			l.p.disarmRead(c.h.token())
+			l.p.DisarmRead(c.h.token())
 			got = true
 		case err == unix.EINTR:
 			continue
@@ -197,7 +197,7 @@ func (c *fdConn) readSome(l *loop, hup bool) {
 		default:
 			c.rerr = err
 			c.flags.Or(flagErr)
-			l.p.disarmRead(c.h.token())
+			l.p.DisarmRead(c.h.token())
 			got = true
 		}
 		break

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/threadedselect/reactor/core/internal/queue"
 )
 
 // The public face of UDP, shared by both implementations of a datagram
@@ -80,7 +82,7 @@ type dgramIn struct {
 	r         *Reactor
 	h         *handle
 	pool      pool[dgram] // the reader's pool
-	q         spsc[*dgram]
+	q         queue.SPSC[*dgram]
 	refused   atomic.Bool
 	dgramsIn  atomic.Uint64
 	bytesIn   atomic.Uint64
@@ -126,7 +128,7 @@ func (r *Reactor) ListenUDP(addr string, p DatagramProtocol) (*UDPPort, error) {
 	ap = netip.AddrPortFrom(ip.Unmap(), ap.Port())
 	u := &UDPPort{r: r, proto: p, v6: ap.Addr().Is6()}
 	u.h = &handle{fd: -1, owner: u, want: evRead}
-	u.in = dgramIn{r: r, h: u.h, q: newSPSC[*dgram](dgramQueueCap)}
+	u.in = dgramIn{r: r, h: u.h, q: queue.NewSPSC[*dgram](dgramQueueCap)}
 	if fds := r.fdTransports(); fds != nil {
 		u.io, u.local, err = fds.udp(&u.in, ap)
 	} else {
@@ -213,8 +215,8 @@ func (u *UDPPort) Close() error {
 	u.closed = true
 	u.r.unregister(u.h)
 	err := u.io.close()
-	for d := u.in.q.peek(); d != nil; d = u.in.q.peek() {
-		u.in.q.pop()
+	for d := u.in.q.Peek(); d != nil; d = u.in.q.Peek() {
+		u.in.q.Pop()
 		u.in.pool.put(d)
 	}
 	return err
@@ -243,12 +245,12 @@ func (u *UDPPort) dispatch(r *Reactor, h *handle) {
 			r.safeCall("ConnectionRefused", cp.ConnectionRefused)
 		}
 	}
-	for d := u.in.q.peek(); d != nil && !u.closed; d = u.in.q.peek() {
+	for d := u.in.q.Peek(); d != nil && !u.closed; d = u.in.q.Peek() {
 		if r.budgetSpent() {
 			r.again(h) // the rest in the port's next turn
 			return
 		}
-		u.in.q.pop()
+		u.in.q.Pop()
 		r.stats.msgsIn.Add(1)
 		u.callDatagramReceived(d.buf[:d.n], d.from)
 		u.in.pool.put(d)
@@ -270,7 +272,7 @@ func (u *UDPPort) callDatagramReceived(b []byte, from netip.AddrPort) {
 // far behind. It reports whether d was kept; the reader keeps one that was
 // not.
 func (in *dgramIn) queued(d *dgram) bool {
-	if !in.q.push(d) {
+	if !in.q.Push(d) {
 		in.dropQueue.Add(1)
 		in.r.stats.dropped.Add(1)
 		return false
