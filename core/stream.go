@@ -181,6 +181,12 @@ func (c *stream) deliver() (a act) {
 				if used, failed = c.callDataReceived(data, true); failed.do != 0 {
 					return a.with(failed) // closing releases the chunk
 				}
+				if c.state == stateClosed {
+					// The protocol closed it: ended released the queue, this
+					// chunk included; it must not be touched (or put back
+					// twice, and read into by two connections at once).
+					return a
+				}
 			}
 			c.unread.Add(-int64(used))
 			if used < len(data) {
@@ -193,9 +199,6 @@ func (c *stream) deliver() (a act) {
 			}
 			c.inq.Pop()
 			c.recycle(ch)
-			if c.state == stateClosed {
-				return a
-			}
 		}
 		if c.holding() {
 			return a

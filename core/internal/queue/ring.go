@@ -114,8 +114,9 @@ func (r *Ring[T]) Snapshot() uint64 {
 	return d
 }
 
-// Committed is the number of items committed and not yet released.
-func (r *Ring[T]) Committed() uint64 { return r.commit.Load() - r.head.Load() }
+// Head is the position of the consumer: how many items it has released
+// since the ring was made.
+func (r *Ring[T]) Head() uint64 { return r.head.Load() }
 
 // Peek returns the item at head+i if it is committed. The pointer is valid
 // until release.
