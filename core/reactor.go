@@ -145,43 +145,6 @@ func New(opts ...Option) (*Reactor, error) {
 // Backend returns the name of the poller backend the reactor uses.
 func (r *Reactor) Backend() string { return r.backend.Name }
 
-// Mode says how a reactor is driven.
-type Mode int32
-
-// The ways to drive a reactor.
-const (
-	NotDriven     Mode = iota // not started, crashed, or shut down
-	DrivenByRun               // Run
-	DrivenByDrain             // Start, then Drain
-	DrivenByWaker             // Interleave
-)
-
-func (m Mode) String() string {
-	switch m {
-	case DrivenByRun:
-		return "run"
-	case DrivenByDrain:
-		return "drain"
-	case DrivenByWaker:
-		return "interleave"
-	}
-	return "not driven"
-}
-
-// Mode returns how the reactor is driven now. Safe from any goroutine.
-func (r *Reactor) Mode() Mode {
-	l := r.loop.Load()
-	switch {
-	case l == nil:
-		return NotDriven
-	case l.mode == modeInline:
-		return DrivenByRun
-	case l.waker != nil:
-		return DrivenByWaker
-	}
-	return DrivenByDrain
-}
-
 // ShutdownTimeout returns the bound set by SetShutdownTimeout (or
 // WithShutdownTimeout); 0 means none. Safe from any goroutine.
 func (r *Reactor) ShutdownTimeout() time.Duration { return time.Duration(r.shutTO.Load()) }
@@ -218,53 +181,6 @@ func (r *Reactor) SetShutdownTimeout(d time.Duration) {
 	if r.state.Load() == int32(stateStopping) {
 		// Re-arm the timer on the main thread.
 		_ = r.CallFromThread(r.startShutdownTimer)
-	}
-}
-
-// now is the reactor's clock.
-func (r *Reactor) now() time.Time { return r.clock.Now() }
-
-// Now returns the time by the reactor's clock (Twisted's seconds()).
-func (r *Reactor) Now() time.Time { return r.clock.Now() }
-
-// CallLater schedules f to run on the main thread after d (Twisted's
-// callLater). Calls due at the same instant run in the order they were
-// scheduled; a negative d means as soon as possible. Main thread only: from
-// another goroutine, use CallFromThread to call CallLater.
-func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
-	if f == nil {
-		return nil, fmt.Errorf("%w: nil function for CallLater", ErrInvalidArgument)
-	}
-	c := &DelayedCall{r: r, fn: f, index: -1}
-	r.schedule(c, r.now().Add(clampDelay(d)))
-	return c, nil
-}
-
-// CallEvery runs f on the main thread every interval, the first time one
-// interval from now, until the returned call is cancelled (Twisted's
-// task.LoopingCall). Its runs keep their cadence; if the reactor falls more
-// than an interval behind, the missed runs are skipped: f runs once and the
-// next run is on the next multiple of interval. It allocates once, not per
-// run. Main thread only.
-func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
-	if f == nil || interval <= 0 {
-		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
-	}
-	c := &DelayedCall{r: r, fn: f, index: -1, every: interval}
-	r.schedule(c, r.now().Add(interval))
-	return c, nil
-}
-
-func (r *Reactor) schedule(c *DelayedCall, when time.Time) {
-	r.timerSeq++
-	c.when = when
-	c.seq = r.timerSeq
-	r.timers.push(c)
-	if r.timers.peek() == c {
-		// A new earliest deadline: a sleeping loop may need to wake sooner.
-		if l := r.loop.Load(); l != nil {
-			l.deadlineChanged()
-		}
 	}
 }
 
