@@ -1,6 +1,6 @@
 //go:build linux
 
-package core
+package poller
 
 import (
 	"encoding/binary"
@@ -15,7 +15,9 @@ import (
 // wakes; 300 wakes would then fail here.
 func TestEventfdWakeAddsOne(t *testing.T) {
 	w, err := newWakeup()
-	must(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer w.close()
 	const n = 300
 	for i := 0; i < n; i++ {

@@ -1,4 +1,8 @@
-package core
+// Package queue holds the reactor's two bounded queues: Ring, the
+// multi-producer, single-consumer hand-off to the main thread (and the free
+// lists of its buffer pools), and SPSC, a connection's queue of reads for
+// the main thread.
+package queue
 
 import (
 	"runtime"
@@ -9,7 +13,7 @@ import (
 // lines.
 type cacheLinePad [64]byte
 
-// ring is a bounded multi-producer, single-consumer queue without locks.
+// Ring is a bounded multi-producer, single-consumer queue without locks.
 //
 // A producer claims a position by advancing claim with a compare-and-swap,
 // writes its value with plain stores, then commits: it waits until the
@@ -25,11 +29,11 @@ type cacheLinePad [64]byte
 // need a locked store into a line the consumer shares, per item, which is
 // what makes such rings no faster than a channel.
 //
-// A producer never overwrites a cell the consumer has not released: push
+// A producer never overwrites a cell the consumer has not released: Push
 // returns false when the ring is full. Values are handed over by the
 // commit store/load pair, which orders the plain writes before the
 // consumer's plain reads (the Go memory model's synchronizes-before).
-type ring[T any] struct {
+type Ring[T any] struct {
 	_      cacheLinePad
 	claim  atomic.Uint64 // next position a producer will claim
 	hcache atomic.Uint64 // a recent head, so producers rarely read the consumer's line
@@ -43,18 +47,18 @@ type ring[T any] struct {
 	cells  []T
 }
 
-// newRing returns a ring holding up to size items; size must be a power of
+// NewRing returns a ring holding up to size items; size must be a power of
 // two (callers validate it).
-func newRing[T any](size int) *ring[T] {
-	return &ring[T]{mask: uint64(size - 1), cells: make([]T, size)}
+func NewRing[T any](size int) *Ring[T] {
+	return &Ring[T]{mask: uint64(size - 1), cells: make([]T, size)}
 }
 
-// capacity is the number of items the ring holds.
-func (r *ring[T]) capacity() int { return len(r.cells) }
+// Cap is the number of items the ring holds.
+func (r *Ring[T]) Cap() int { return len(r.cells) }
 
-// push appends v. It returns false, leaving the ring unchanged, when the ring
+// Push appends v. It returns false, leaving the ring unchanged, when the ring
 // is full. Safe from any goroutine.
-func (r *ring[T]) push(v T) bool {
+func (r *Ring[T]) Push(v T) bool {
 	size := uint64(len(r.cells))
 	var pos uint64
 	for {
@@ -81,10 +85,10 @@ func (r *ring[T]) push(v T) bool {
 	return true
 }
 
-// depth is the number of claimed positions not yet released by the
+// Depth is the number of claimed positions not yet released by the
 // consumer. It may include items still being written. Safe from any
 // goroutine; the answer may be stale by the time it is used.
-func (r *ring[T]) depth() int {
+func (r *Ring[T]) Depth() int {
 	h := r.head.Load()
 	t := r.claim.Load()
 	if t < h {
@@ -93,27 +97,30 @@ func (r *ring[T]) depth() int {
 	return int(t - h)
 }
 
-// free is the number of pushes that would succeed now if nobody else pushed.
-func (r *ring[T]) free() int { return len(r.cells) - r.depth() }
+// Free is the number of pushes that would succeed now if nobody else pushed.
+func (r *Ring[T]) Free() int { return len(r.cells) - r.Depth() }
 
 // The consumer side. Only one goroutine at a time may use these; the
 // reactor's main thread is that goroutine.
 
-// snapshot returns the end of what is committed now, bounding a round:
+// Snapshot returns how many items are committed now, bounding a round:
 // items committed after it belong to the next round. It also records the
 // high-water mark.
-func (r *ring[T]) snapshot() uint64 {
-	t := r.commit.Load()
-	h := r.head.Load()
-	if d := t - h; d > r.hw.Load() {
+func (r *Ring[T]) Snapshot() uint64 {
+	d := r.commit.Load() - r.head.Load()
+	if d > r.hw.Load() {
 		r.hw.Store(d)
 	}
-	return t
+	return d
 }
 
-// peek returns the item at head+i if it is committed. The pointer is valid
+// Head is the position of the consumer: how many items it has released
+// since the ring was made.
+func (r *Ring[T]) Head() uint64 { return r.head.Load() }
+
+// Peek returns the item at head+i if it is committed. The pointer is valid
 // until release.
-func (r *ring[T]) peek(i uint64) (*T, bool) {
+func (r *Ring[T]) Peek(i uint64) (*T, bool) {
 	pos := r.head.Load() + i
 	if pos >= r.commit.Load() {
 		return nil, false
@@ -121,11 +128,11 @@ func (r *ring[T]) peek(i uint64) (*T, bool) {
 	return &r.cells[pos&r.mask], true
 }
 
-// at returns the item at head+i, which the caller knows is committed (it
+// At returns the item at head+i, which the caller knows is committed (it
 // is before a snapshot).
-func (r *ring[T]) at(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask] }
+func (r *Ring[T]) At(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask] }
 
-// release drops the first n items and publishes the new head so producers
+// Release drops the first n items and publishes the new head so producers
 // can reuse the cells. It does not clear them: writing to the cells would
 // pull their cache lines into the consumer's cache in the modified state,
 // and every push would then wait for them to come back (the cost of
@@ -133,16 +140,16 @@ func (r *ring[T]) at(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask] }
 // cell refers to stays reachable until a producer overwrites it, one lap of
 // the ring later; for the reactor's ring that is at most its capacity of
 // small entries. Rings of large buffers use releaseClear.
-func (r *ring[T]) release(n uint64) {
+func (r *Ring[T]) Release(n uint64) {
 	if n == 0 {
 		return
 	}
 	r.head.Store(r.head.Load() + n)
 }
 
-// releaseClear is release for rings whose items hold memory worth giving
+// ReleaseClear is release for rings whose items hold memory worth giving
 // back to the garbage collector at once.
-func (r *ring[T]) releaseClear(n uint64) {
+func (r *Ring[T]) ReleaseClear(n uint64) {
 	if n == 0 {
 		return
 	}
@@ -154,6 +161,6 @@ func (r *ring[T]) releaseClear(n uint64) {
 	r.head.Store(h + n)
 }
 
-// highWater is the largest depth the consumer has seen at the start of a
+// HighWater is the largest depth the consumer has seen at the start of a
 // round since the ring was made.
-func (r *ring[T]) highWater() int { return int(r.hw.Load()) }
+func (r *Ring[T]) HighWater() int { return int(r.hw.Load()) }

@@ -1,9 +1,9 @@
 //go:build unix
 
-package core
+package poller
 
 import (
-	"runtime"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,25 +14,29 @@ import (
 // descriptor at or above FD_SETSIZE).
 //
 // poll(2) keeps no registrations in the kernel, so the set lives here, owned
-// by the goroutine that calls wait. Changes made from the main thread are
-// queued on a lock-free ring and applied at the start of the next wait; the
-// wait is woken so that they take effect at once. One-shot registrations are
+// by the goroutine that calls Wait. Changes (Open, Modify, Close) are queued
+// under a mutex, never waiting for the waiter, and applied at the start of
+// the next Wait; a sleeping waiter is woken so that they take effect at once.
+// When the waiter is the goroutine that makes the changes (the reactor's
+// Run), the wake costs nothing: it is not asleep. One-shot registrations are
 // disarmed by setting their pollfd's descriptor to -1 (poll ignores negative
 // descriptors, including for POLLHUP and POLLNVAL, which it would otherwise
 // report even with no events requested).
 type pollPoller struct {
-	wk    *wakeup
-	ctl   *ring[pollCtl]
+	wk *wakeup
+
+	mu      sync.Mutex
+	pending []pollCtl // changes not yet applied
+
+	// The waiter's.
+	ctl   []pollCtl     // changes being applied (swapped with pending)
 	fds   []unix.PollFd // fds[0] is the wake-up descriptor
 	regs  []pollReg     // parallel to fds
 	index map[int32]int // slot -> position in fds
-	// direct is set when the goroutine that changes the set is the one that
-	// waits (the reactor's inline Run loop): changes then apply at once.
-	direct bool
 }
 
 type pollReg struct {
-	tok     token
+	tok     Token
 	fd      int32 // the real descriptor; fds[i].Fd is -1 while disarmed
 	oneshot bool
 }
@@ -48,55 +52,34 @@ const (
 type pollCtl struct {
 	op      pollCtlOp
 	fd      int32
-	tok     token
-	ev      interest
+	tok     Token
+	ev      Interest
 	oneshot bool
 }
 
-func newPollPoller() (poller, error) {
+func newPoll() (Poller, error) {
 	wk, err := newWakeup()
 	if err != nil {
-		return nil, &PollerError{"poll", "wakeup", err}
+		return nil, &Error{"poll", "wakeup", err}
 	}
-	p := &pollPoller{
-		wk:    wk,
-		ctl:   newRing[pollCtl](1024),
-		index: make(map[int32]int),
-	}
+	p := &pollPoller{wk: wk, index: make(map[int32]int)}
 	p.fds = append(p.fds, unix.PollFd{Fd: int32(wk.readFd()), Events: unix.POLLIN})
 	p.regs = append(p.regs, pollReg{tok: wakeToken, fd: int32(wk.readFd())})
 	return p, nil
 }
 
-func (p *pollPoller) name() string { return "poll" }
-
 func (p *pollPoller) queue(c pollCtl) error {
 	if c.fd < 0 {
 		return unix.EBADF
 	}
-	if p.direct {
-		p.applyOne(c)
-		return nil
-	}
-	for !p.ctl.push(c) {
-		// A thousand changes are waiting for the poll thread: make sure it
-		// is awake to apply them, and wait for room. Order is kept.
-		p.wk.sleeping.Store(true)
-		p.wk.wake()
-		runtime.Gosched()
-	}
+	p.mu.Lock()
+	p.pending = append(p.pending, c)
+	p.mu.Unlock()
 	p.wk.wake()
 	return nil
 }
 
-// setDirect switches between queued changes (a separate poll thread) and
-// direct ones (the main thread polls); called only while nobody waits.
-func (p *pollPoller) setDirect(direct bool) {
-	p.apply()
-	p.direct = direct
-}
-
-func (p *pollPoller) add(fd int, tok token, ev interest, oneshot bool) error {
+func (p *pollPoller) Open(fd int, tok Token, ev Interest, oneshot bool) error {
 	// poll(2) cannot tell an invalid descriptor at registration; check now
 	// so that AddReader fails the same way on every backend.
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
@@ -105,40 +88,42 @@ func (p *pollPoller) add(fd int, tok token, ev interest, oneshot bool) error {
 	return p.queue(pollCtl{op: pollAdd, fd: int32(fd), tok: tok, ev: ev, oneshot: oneshot})
 }
 
-func (p *pollPoller) mod(fd int, tok token, ev interest, oneshot bool) error {
+func (p *pollPoller) Modify(fd int, tok Token, ev Interest, oneshot bool) error {
 	return p.queue(pollCtl{op: pollMod, fd: int32(fd), tok: tok, ev: ev, oneshot: oneshot})
 }
 
-func (p *pollPoller) del(fd int, tok token) error {
+func (p *pollPoller) Close(fd int, tok Token) error {
 	return p.queue(pollCtl{op: pollDel, fd: int32(fd), tok: tok})
 }
 
-func pollBits(ev interest) int16 {
+func pollBits(ev Interest) int16 {
 	var e int16
-	if ev&evRead != 0 {
+	if ev&Read != 0 {
 		e |= unix.POLLIN
 	}
-	if ev&evWrite != 0 {
+	if ev&Write != 0 {
 		e |= unix.POLLOUT
 	}
 	return e
 }
 
-// apply drains the queued changes into the pollfd set.
-func (p *pollPoller) apply() {
-	for {
-		c, ok := p.ctl.peek(0)
-		if !ok {
-			return
-		}
-		op := *c
-		p.ctl.release(1)
-		p.applyOne(op)
+// apply takes the queued changes into the pollfd set. It reports whether
+// more arrived meanwhile.
+func (p *pollPoller) apply() (more bool) {
+	p.mu.Lock()
+	p.ctl, p.pending = p.pending, p.ctl[:0]
+	p.mu.Unlock()
+	for i := range p.ctl {
+		p.applyOne(p.ctl[i])
 	}
+	p.mu.Lock()
+	more = len(p.pending) > 0
+	p.mu.Unlock()
+	return more
 }
 
 func (p *pollPoller) applyOne(op pollCtl) {
-	slot := op.tok.slot()
+	slot := op.tok.Slot()
 	switch op.op {
 	case pollAdd:
 		if i, ok := p.index[slot]; ok {
@@ -169,20 +154,19 @@ func (p *pollPoller) applyOne(op pollCtl) {
 }
 
 func (p *pollPoller) remove(i int) {
-	delete(p.index, p.regs[i].tok.slot())
+	delete(p.index, p.regs[i].tok.Slot())
 	last := len(p.fds) - 1
 	if i != last {
 		p.fds[i] = p.fds[last]
 		p.regs[i] = p.regs[last]
-		p.index[p.regs[i].tok.slot()] = i
+		p.index[p.regs[i].tok.Slot()] = i
 	}
 	p.fds = p.fds[:last]
 	p.regs = p.regs[:last]
 }
 
-func (p *pollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
-	p.apply()
-	if p.ctl.depth() > 0 {
+func (p *pollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
+	if p.apply() {
 		timeout = 0 // a change arrived while applying: do not sleep on a stale set
 	}
 	n, err := unix.Poll(p.fds, timeoutMillis(timeout))
@@ -191,7 +175,7 @@ func (p *pollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
 		if err == unix.EINTR {
 			return 0, nil
 		}
-		return 0, &PollerError{"poll", "poll", err}
+		return 0, &Error{"poll", "poll", err}
 	}
 	j := 0
 	for i := 0; i < len(p.fds) && n > 0 && j < len(out); i++ {
@@ -205,44 +189,44 @@ func (p *pollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
 			p.wk.drain()
 			continue
 		}
-		var ev interest
+		var ev Interest
 		if re&(unix.POLLIN|unix.POLLPRI) != 0 {
-			ev |= evRead
+			ev |= Read
 		}
 		if re&unix.POLLOUT != 0 {
-			ev |= evWrite
+			ev |= Write
 		}
 		if re&unix.POLLHUP != 0 {
-			ev |= evHup
+			ev |= Hup
 		}
 		if re&unix.POLLERR != 0 {
-			ev |= evErr
+			ev |= Err
 		}
 		if re&unix.POLLNVAL != 0 {
-			ev |= evBad
+			ev |= Bad
 		}
-		if p.regs[i].oneshot || ev&(evHup|evErr|evBad) != 0 {
+		if p.regs[i].oneshot || ev&(Hup|Err|Bad) != 0 {
 			// Disarm: one report per arming. A persistent registration
 			// that hung up is disarmed too, since poll would report the
 			// hang-up on every call; its owner re-arms or removes it.
 			p.fds[i].Fd = -1
 		}
-		out[j] = pollEvent{tok: p.regs[i].tok, ev: ev}
+		out[j] = Event{Tok: p.regs[i].tok, Ev: ev}
 		j++
 	}
 	return j, nil
 }
 
-func (p *pollPoller) prepareSleep() { p.wk.prepareSleep() }
-func (p *pollPoller) cancelSleep()  { p.wk.cancelSleep() }
-func (p *pollPoller) wake()         { p.wk.wake() }
+func (p *pollPoller) PrepareSleep() { p.wk.prepareSleep() }
+func (p *pollPoller) CancelSleep()  { p.wk.cancelSleep() }
+func (p *pollPoller) Wake()         { p.wk.wake() }
 
-func (p *pollPoller) disarmRead(tok token) {
-	if i, ok := p.index[tok.slot()]; ok && p.regs[i].tok == tok {
+func (p *pollPoller) DisarmRead(tok Token) {
+	if i, ok := p.index[tok.Slot()]; ok && p.regs[i].tok == tok {
 		p.fds[i].Events &^= unix.POLLIN
 		if p.fds[i].Events == 0 {
 			p.fds[i].Fd = -1
 		}
 	}
 }
-func (p *pollPoller) close() error { return p.wk.close() }
+func (p *pollPoller) Free() error { return p.wk.close() }

@@ -4,17 +4,19 @@ package core
 
 import (
 	"fmt"
+	"net"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// tcpConn is a stream connection of the descriptor implementation: its
-// read side runs on the poll loop, which reads the socket into chunks
-// queued for the main thread; writes go straight to the socket from the
-// main thread when nothing is queued.
-type tcpConn struct {
+// fdConn is a descriptor-backed stream connection: its read side runs on
+// the poll loop, which reads the socket into chunks queued for the main
+// thread; writes go straight to the socket from the main thread when
+// nothing is queued.
+type fdConn struct {
 	stream
 	fd int
 
@@ -24,18 +26,115 @@ type tcpConn struct {
 
 	// Main thread only.
 	out        outQueue
-	connecting *Connector
+	connecting *fdDial // the attempt this socket is connecting for
 }
 
-func newTCPConn(r *Reactor, fd int, cfg connConfig) *tcpConn {
-	c := &tcpConn{fd: fd, out: outQueue{pool: &r.outPool}}
-	c.stream = stream{r: r, cfg: cfg, io: c, inq: newSPSC[*chunk](chunkQueueCap)}
+func newFdConn(r *Reactor, fd int, cfg connConfig) *fdConn {
+	c := &fdConn{fd: fd, out: outQueue{pool: &r.outPool}}
+	c.stream = newStream(r, cfg, r.chunks)
 	c.h = &handle{fd: fd, owner: c, want: evRead}
 	return c
 }
 
+// stream returns the descriptor-backed connection of a socket of package
+// net (a *net.TCPConn or *net.UnixConn, whose reads and writes are the
+// socket's own), on a private copy of its descriptor, and closes c; ok is
+// false for any other net.Conn.
+func (f unixFDs) stream(c net.Conn, cfg connConfig) (sc streamConn, ok bool, err error) {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+	default:
+		return nil, false, nil
+	}
+	fd, err := dupSyscallConn(c.(syscall.Conn))
+	if err != nil {
+		return nil, true, err
+	}
+	local, remote := c.LocalAddr(), c.RemoteAddr()
+	c.Close()
+	fc := newFdConn(f.r, fd, cfg)
+	fc.local, fc.remote = local, remote
+	return fc, true, nil
+}
+
+// start registers an open connection (a connected one was registered
+// while it connected: it is watched for reading only now) and tells its
+// protocol.
+func (c *fdConn) start(p Protocol) error {
+	setConnOptions(c.fd, c.cfg)
+	if c.h.registered() {
+		_ = c.r.rearm(c.h)
+	} else if err := c.r.register(c.h); err != nil {
+		c.state = stateClosed
+		unix.Close(c.fd)
+		return err
+	}
+	c.opened(p)
+	c.do(c.callConnectionMade(c))
+	return nil
+}
+
+// abandon closes a connection that was never started (its factory refused
+// it).
+func (c *fdConn) abandon() {
+	if c.h.registered() {
+		c.closeNow(ErrRefusedByFactory) // connected by a Connector: registered
+		return
+	}
+	unix.Close(c.fd)
+}
+
+// do carries out what a step of the stream asked for.
+func (c *fdConn) do(a act) {
+	if a.do == 0 {
+		return
+	}
+	if a.do&actReset != 0 && c.state != stateConnecting && c.state != stateClosed {
+		_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+	if a.do&actFail != 0 {
+		c.dropQueued()
+		reason := a.reason
+		c.r.later(func() { c.do(c.failed(reason)) })
+	}
+	if a.do&actShutWrite != 0 {
+		_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+	}
+	if a.do&actClose != 0 {
+		c.end(a.reason)
+		return
+	}
+	if a.do&actLinger != 0 && c.state != stateClosed {
+		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
+	}
+	if a.do&actWatch != 0 {
+		c.watch()
+	}
+}
+
+// end ends the connection with reason: a connect in progress fails; an
+// open connection closes.
+func (c *fdConn) end(reason error) {
+	if c.state == stateConnecting {
+		c.failConnect(reason)
+		return
+	}
+	c.closeNow(reason)
+}
+
+func (c *fdConn) lingerExpired() { c.do(c.stream.lingerExpired()) }
+
+// watch asks the poller to report the connection again, for reading and
+// for writing as it wants now: after a pause or a full queue, or when write
+// interest changed.
+func (c *fdConn) watch() {
+	if err := c.r.rearm(c.h); err != nil && c.state != stateClosed {
+		c.closeNow(fmt.Errorf("%w: re-arming: %w", ErrConnectionReset, err))
+	}
+}
+
 // pollReady runs on the poll loop.
-func (c *tcpConn) pollReady(l *loop, h *handle, ev interest) {
+func (c *fdConn) pollReady(l *loop, h *handle, ev interest) {
 	f := c.flags.Load()
 	if f&flagDead != 0 {
 		return
@@ -60,14 +159,14 @@ func (c *tcpConn) pollReady(l *loop, h *handle, ev interest) {
 // sockets), which saves the read that would return EAGAIN — unless the peer
 // hung up: its end of stream arrived with the data and reports no new
 // readiness, so it must be read now.
-func (c *tcpConn) readSome(l *loop, hup bool) {
+func (c *fdConn) readSome(l *loop, hup bool) {
 	c.busy.Store(1)
 	defer c.busy.Store(0)
 	got := false
 	for {
 		if !c.mayRead() {
 			if c.flags.Load()&stopArmed != 0 {
-				l.p.disarmRead(c.h.token()) // re-armed by the main thread when it resumes
+				l.p.DisarmRead(c.h.token()) // re-armed by the main thread when it resumes
 			}
 			break
 		}
@@ -90,7 +189,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		switch {
 		case err == nil: // n == 0: end of stream
 			c.flags.Or(flagEOF)
-			l.p.disarmRead(c.h.token())
+			l.p.DisarmRead(c.h.token())
 			got = true
 		case err == unix.EINTR:
 			continue
@@ -98,7 +197,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		default:
 			c.rerr = err
 			c.flags.Or(flagErr)
-			l.p.disarmRead(c.h.token())
+			l.p.DisarmRead(c.h.token())
 			got = true
 		}
 		break
@@ -111,7 +210,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 // dispatch runs on the main thread for the connection's ring entry. Write
 // readiness is acted on first: a budget may cut the delivery of what was
 // read short, and the readiness must not be lost with it.
-func (c *tcpConn) dispatch(r *Reactor, h *handle) {
+func (c *fdConn) dispatch(r *Reactor, h *handle) {
 	ev := h.takeReady()
 	switch c.state {
 	case stateClosed:
@@ -128,20 +227,10 @@ func (c *tcpConn) dispatch(r *Reactor, h *handle) {
 			return
 		}
 	}
-	c.deliver()
+	c.do(c.deliver())
 }
 
-// kickRead asks the poller to report the connection again (after a pause
-// or a full queue), with the interests the connection has now.
-func (c *tcpConn) kickRead() {
-	if err := c.r.rearm(c.h); err != nil && c.state != stateClosed {
-		c.closeNow(fmt.Errorf("%w: re-arming: %w", ErrConnectionReset, err))
-	}
-}
-
-func (c *tcpConn) queued() int { return c.out.n }
-
-func (c *tcpConn) kernelQueued() int {
+func (c *fdConn) kernelQueued() int {
 	if c.state == stateClosed {
 		return -1
 	}
@@ -158,25 +247,11 @@ func setConnOptions(fd int, cfg connConfig) {
 	}
 }
 
-func (c *tcpConn) shutdownWrite() { _ = unix.Shutdown(c.fd, unix.SHUT_WR) }
-
-func (c *tcpConn) abortConnecting(reason error) bool {
-	if c.state != stateConnecting {
-		return false
-	}
-	c.failConnect(reason)
-	return true
-}
-
-func (c *tcpConn) reset() {
-	if c.state != stateClosed && c.state != stateConnecting {
-		_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	}
-}
-
-func (c *tcpConn) dropQueued() {
+// dropQueued forgets every byte written and not yet sent.
+func (c *fdConn) dropQueued() {
 	c.r.stats.queuedBytes.Add(-int64(c.out.n))
 	c.out.reset()
+	c.queued = 0
 	if c.state != stateClosed {
 		c.wantWrite(false)
 	}
@@ -185,7 +260,7 @@ func (c *tcpConn) dropQueued() {
 // Write implements Transport: directly to the socket if nothing is queued;
 // only what the socket does not take is queued, and only then is write
 // readiness requested.
-func (c *tcpConn) Write(p []byte) (int, error) {
+func (c *fdConn) Write(p []byte) (int, error) {
 	if err := c.checkWrite(); err != nil {
 		return 0, err
 	}
@@ -205,7 +280,8 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 			return total, nil
 		}
 	}
-	if err := c.overLimit(len(p)); err != nil {
+	if a, err := c.overLimit(len(p)); err != nil {
+		c.do(a)
 		return total - len(p), err
 	}
 	c.queue(p)
@@ -213,7 +289,7 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 }
 
 // Writev implements Transport.
-func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
+func (c *fdConn) Writev(bufs ...[]byte) (int, error) {
 	if err := c.checkWrite(); err != nil {
 		return 0, err
 	}
@@ -237,7 +313,8 @@ func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
 			n = 0
 		}
 	}
-	if err := c.overLimit(total - written); err != nil {
+	if a, err := c.overLimit(total - written); err != nil {
+		c.do(a)
 		return written, err
 	}
 	for _, b := range bufs {
@@ -250,7 +327,7 @@ func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
 
 // writeNow writes directly; a failure other than EAGAIN loses the
 // connection and is returned (ConnectionLost follows after the callback).
-func (c *tcpConn) writeNow(p []byte) (int, error) {
+func (c *fdConn) writeNow(p []byte) (int, error) {
 	for {
 		n, err := unix.Write(c.fd, p)
 		if n, err, again := c.wroteNow(n, err); !again {
@@ -259,7 +336,7 @@ func (c *tcpConn) writeNow(p []byte) (int, error) {
 	}
 }
 
-func (c *tcpConn) writevNow(bufs [][]byte) (int, error) {
+func (c *fdConn) writevNow(bufs [][]byte) (int, error) {
 	for {
 		n, err := writev(c.fd, bufs)
 		if n, err, again := c.wroteNow(n, err); !again {
@@ -270,7 +347,7 @@ func (c *tcpConn) writevNow(bufs [][]byte) (int, error) {
 
 // wroteNow accounts for a direct write: what the socket took, whether to
 // retry (interrupted), and the error that loses the connection, if any.
-func (c *tcpConn) wroteNow(n int, err error) (int, error, bool) {
+func (c *fdConn) wroteNow(n int, err error) (int, error, bool) {
 	if n > 0 {
 		c.wrote(n)
 	}
@@ -282,19 +359,20 @@ func (c *tcpConn) wroteNow(n int, err error) (int, error, bool) {
 		return n, nil, true
 	}
 	reason := writeError(err)
-	c.fail(reason)
+	c.do(c.fail(reason))
 	return n, &ClosedError{Reason: reason}, false
 }
 
 // queue keeps p for flush and asks for write readiness.
-func (c *tcpConn) queue(p []byte) {
+func (c *fdConn) queue(p []byte) {
 	c.out.append(p)
+	c.queued = c.out.n
 	c.r.stats.queuedBytes.Add(int64(len(p)))
 	c.wantWrite(true)
 	c.queuedMore()
 }
 
-func (c *tcpConn) wantWrite(on bool) {
+func (c *fdConn) wantWrite(on bool) {
 	if c.wantW.Load() == on {
 		return
 	}
@@ -304,11 +382,11 @@ func (c *tcpConn) wantWrite(on bool) {
 	} else {
 		c.h.want &^= evWrite
 	}
-	c.kickRead()
+	c.watch()
 }
 
 // flush writes what is queued, as far as the socket takes it.
-func (c *tcpConn) flush() {
+func (c *fdConn) flush() {
 	var iov [16][]byte
 	for c.out.n > 0 {
 		bufs := c.out.gather(iov[:0])
@@ -317,19 +395,20 @@ func (c *tcpConn) flush() {
 			return // failed: the queue is dropped
 		}
 		c.out.consume(n)
+		c.queued = c.out.n
 		c.r.stats.queuedBytes.Add(-int64(n))
 		if n < totalLen(bufs) {
 			return // the socket is full: wait for write readiness
 		}
 	}
 	c.wantWrite(false)
-	c.sentSome()
+	c.do(c.sentSome())
 }
 
 // closeNow is the one way a connection ends: unregister, close the
 // descriptor once the poll loop is done with it, release buffers, and call
 // ConnectionLost exactly once.
-func (c *tcpConn) closeNow(reason error) {
+func (c *fdConn) closeNow(reason error) {
 	if c.state == stateClosed {
 		return
 	}
@@ -347,16 +426,25 @@ func (c *tcpConn) closeNow(reason error) {
 }
 
 // lose is called by the reactor's shutdown.
-func (c *tcpConn) lose(r *Reactor, h *handle, reason error) {
-	if c.state == stateConnecting {
-		c.failConnect(reason)
-		return
-	}
-	c.closeNow(reason)
-}
+func (c *fdConn) lose(r *Reactor, h *handle, reason error) { c.end(reason) }
+
+// LoseConnection implements Transport.
+func (c *fdConn) LoseConnection() error { c.do(c.loseConnection()); return nil }
+
+// AbortConnection implements Transport.
+func (c *fdConn) AbortConnection() error { c.do(c.abort(ErrAborted)); return nil }
+
+// AbortWithError implements Transport.
+func (c *fdConn) AbortWithError(reason error) error { c.do(c.abort(reason)); return nil }
+
+// ResumeProducing implements Transport.
+func (c *fdConn) ResumeProducing() { c.do(c.resume()) }
+
+// Stats implements Transport.
+func (c *fdConn) Stats() ConnStats { return c.stats(c.kernelQueued()) }
 
 // SetNoDelay implements Transport.
-func (c *tcpConn) SetNoDelay(on bool) error {
+func (c *fdConn) SetNoDelay(on bool) error {
 	if c.state == stateClosed {
 		return ErrClosed
 	}

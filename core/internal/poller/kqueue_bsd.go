@@ -1,6 +1,6 @@
 //go:build darwin || dragonfly || freebsd || openbsd
 
-package core
+package poller
 
 import (
 	"sync/atomic"
@@ -15,41 +15,39 @@ import (
 // pipe, which every BSD has (EVFILT_USER is missing on OpenBSD).
 //
 // kevent's user-data field is a pointer on most BSDs, so it cannot carry a
-// token; the token of each descriptor lives in a table indexed by descriptor
+// Token; the Token of each descriptor lives in a table indexed by descriptor
 // number, written by the main thread and read atomically by the poll loop.
 type kqueuePoller struct {
 	kq   int
 	wk   *wakeup
-	toks atomic.Pointer[[]atomic.Uint64] // fd -> token+1 (0: none)
-	cur  map[int]interest                // fd -> filters registered (main thread)
+	toks atomic.Pointer[[]atomic.Uint64] // fd -> Token+1 (0: none)
+	cur  map[int]Interest                // fd -> filters registered (main thread)
 	buf  []unix.Kevent_t
 	chg  []unix.Kevent_t
 }
 
-func newKqueuePoller() (poller, error) {
+func newKqueue() (Poller, error) {
 	kq, err := unix.Kqueue()
 	if err != nil {
-		return nil, &PollerError{"kqueue", "kqueue", err}
+		return nil, &Error{"kqueue", "kqueue", err}
 	}
 	unix.CloseOnExec(kq)
 	wk, err := newWakeup()
 	if err != nil {
 		unix.Close(kq)
-		return nil, &PollerError{"kqueue", "pipe", err}
+		return nil, &Error{"kqueue", "pipe", err}
 	}
-	p := &kqueuePoller{kq: kq, wk: wk, cur: make(map[int]interest), buf: make([]unix.Kevent_t, 256)}
+	p := &kqueuePoller{kq: kq, wk: wk, cur: make(map[int]Interest), buf: make([]unix.Kevent_t, 256)}
 	empty := make([]atomic.Uint64, 0)
 	p.toks.Store(&empty)
 	var ev [1]unix.Kevent_t
 	unix.SetKevent(&ev[0], wk.readFd(), unix.EVFILT_READ, unix.EV_ADD)
 	if _, err := unix.Kevent(kq, ev[:], nil, nil); err != nil {
-		p.close()
-		return nil, &PollerError{"kqueue", "kevent", err}
+		p.Free()
+		return nil, &Error{"kqueue", "kevent", err}
 	}
 	return p, nil
 }
-
-func (p *kqueuePoller) name() string { return "kqueue" }
 
 func (p *kqueuePoller) setToken(fd int, v uint64) {
 	t := *p.toks.Load()
@@ -64,16 +62,16 @@ func (p *kqueuePoller) setToken(fd int, v uint64) {
 	t[fd].Store(v)
 }
 
-func (p *kqueuePoller) tokenOf(fd int) (token, bool) {
+func (p *kqueuePoller) tokenOf(fd int) (Token, bool) {
 	t := *p.toks.Load()
 	if fd < 0 || fd >= len(t) {
 		return 0, false
 	}
 	v := t[fd].Load()
-	return token(v - 1), v != 0
+	return Token(v - 1), v != 0
 }
 
-func (p *kqueuePoller) change(fd int, want, had interest, oneshot bool) error {
+func (p *kqueuePoller) change(fd int, want, had Interest, oneshot bool) error {
 	p.chg = p.chg[:0]
 	flags := unix.EV_ADD | unix.EV_ENABLE
 	if oneshot {
@@ -83,9 +81,9 @@ func (p *kqueuePoller) change(fd int, want, had interest, oneshot bool) error {
 	}
 	var k unix.Kevent_t
 	for _, f := range [...]struct {
-		bit    interest
+		bit    Interest
 		filter int
-	}{{evRead, unix.EVFILT_READ}, {evWrite, unix.EVFILT_WRITE}} {
+	}{{Read, unix.EVFILT_READ}, {Write, unix.EVFILT_WRITE}} {
 		switch {
 		case want&f.bit != 0:
 			unix.SetKevent(&k, fd, f.filter, flags)
@@ -102,7 +100,7 @@ func (p *kqueuePoller) change(fd int, want, had interest, oneshot bool) error {
 	return err
 }
 
-func (p *kqueuePoller) add(fd int, tok token, ev interest, oneshot bool) error {
+func (p *kqueuePoller) Open(fd int, tok Token, ev Interest, oneshot bool) error {
 	p.setToken(fd, uint64(tok)+1)
 	if err := p.change(fd, ev, 0, oneshot); err != nil {
 		p.setToken(fd, 0)
@@ -112,14 +110,14 @@ func (p *kqueuePoller) add(fd int, tok token, ev interest, oneshot bool) error {
 	return nil
 }
 
-func (p *kqueuePoller) mod(fd int, tok token, ev interest, oneshot bool) error {
+func (p *kqueuePoller) Modify(fd int, tok Token, ev Interest, oneshot bool) error {
 	p.setToken(fd, uint64(tok)+1)
 	err := p.change(fd, ev, p.cur[fd], oneshot)
 	p.cur[fd] = ev
 	return err
 }
 
-func (p *kqueuePoller) del(fd int, tok token) error {
+func (p *kqueuePoller) Close(fd int, tok Token) error {
 	had := p.cur[fd]
 	delete(p.cur, fd)
 	p.setToken(fd, 0)
@@ -130,7 +128,7 @@ func (p *kqueuePoller) del(fd int, tok token) error {
 	return err
 }
 
-func (p *kqueuePoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
+func (p *kqueuePoller) Wait(out []Event, timeout time.Duration) (int, error) {
 	max := len(out)
 	if max > len(p.buf) {
 		max = len(p.buf)
@@ -146,7 +144,7 @@ func (p *kqueuePoller) wait(out []pollEvent, timeout time.Duration) (int, error)
 		if err == unix.EINTR {
 			return 0, nil
 		}
-		return 0, &PollerError{"kqueue", "kevent", err}
+		return 0, &Error{"kqueue", "kevent", err}
 	}
 	j := 0
 	for i := 0; i < n; i++ {
@@ -160,31 +158,31 @@ func (p *kqueuePoller) wait(out []pollEvent, timeout time.Duration) (int, error)
 		if !ok {
 			continue
 		}
-		var ev interest
+		var ev Interest
 		switch int(e.Filter) {
 		case unix.EVFILT_READ:
-			ev |= evRead
+			ev |= Read
 		case unix.EVFILT_WRITE:
-			ev |= evWrite
+			ev |= Write
 		}
 		if uint32(e.Flags)&unix.EV_EOF != 0 {
-			ev |= evHup
+			ev |= Hup
 		}
 		if uint32(e.Flags)&unix.EV_ERROR != 0 {
-			ev |= evErr
+			ev |= Err
 		}
-		out[j] = pollEvent{tok: tok, ev: ev}
+		out[j] = Event{Tok: tok, Ev: ev}
 		j++
 	}
 	return j, nil
 }
 
-func (p *kqueuePoller) prepareSleep()    { p.wk.prepareSleep() }
-func (p *kqueuePoller) cancelSleep()     { p.wk.cancelSleep() }
-func (p *kqueuePoller) wake()            { p.wk.wake() }
-func (p *kqueuePoller) disarmRead(token) {} // EV_CLEAR: no report until new data
+func (p *kqueuePoller) PrepareSleep()    { p.wk.prepareSleep() }
+func (p *kqueuePoller) CancelSleep()     { p.wk.cancelSleep() }
+func (p *kqueuePoller) Wake()            { p.wk.wake() }
+func (p *kqueuePoller) DisarmRead(Token) {} // EV_CLEAR: no report until new data
 
-func (p *kqueuePoller) close() error {
+func (p *kqueuePoller) Free() error {
 	e1 := p.wk.close()
 	e2 := unix.Close(p.kq)
 	if e1 != nil {

@@ -1,12 +1,12 @@
 //go:build unix && !linux && !darwin && !dragonfly && !freebsd && !openbsd
 
-package core
+package poller
 
 // Other unixes (NetBSD, Solaris, AIX, ...) get the portable poll(2)
 // backend.
-func platformBackends() []backendInfo {
-	return []backendInfo{
-		{"poll", newPollPoller},
-		{portableBackend, newPortablePoller},
+func platformBackends() []Backend {
+	return []Backend{
+		{"poll", true, newPoll},
+		{Portable, false, newPortable},
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package core
+package poller
 
 import (
 	"time"
@@ -19,37 +19,35 @@ type epollPoller struct {
 	buf  []unix.EpollEvent
 }
 
-func newEpollPoller() (poller, error) {
+func newEpoll() (Poller, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, &PollerError{"epoll", "epoll_create1", err}
+		return nil, &Error{"epoll", "epoll_create1", err}
 	}
 	wk, err := newWakeup()
 	if err != nil {
 		unix.Close(epfd)
-		return nil, &PollerError{"epoll", "eventfd", err}
+		return nil, &Error{"epoll", "eventfd", err}
 	}
 	p := &epollPoller{epfd: epfd, wk: wk, buf: make([]unix.EpollEvent, 256)}
 	ev := epollEvent(wakeToken, unix.EPOLLIN|unix.EPOLLET)
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wk.readFd(), &ev); err != nil {
-		p.close()
-		return nil, &PollerError{"epoll", "epoll_ctl", err}
+		p.Free()
+		return nil, &Error{"epoll", "epoll_ctl", err}
 	}
 	return p, nil
 }
 
-func (p *epollPoller) name() string { return "epoll" }
-
-func epollEvent(tok token, events uint32) unix.EpollEvent {
+func epollEvent(tok Token, events uint32) unix.EpollEvent {
 	return unix.EpollEvent{Events: events, Fd: int32(uint32(tok)), Pad: int32(uint32(tok >> 32))}
 }
 
-func epollBits(ev interest, oneshot bool) uint32 {
+func epollBits(ev Interest, oneshot bool) uint32 {
 	var e uint32
-	if ev&evRead != 0 {
+	if ev&Read != 0 {
 		e |= unix.EPOLLIN | unix.EPOLLRDHUP
 	}
-	if ev&evWrite != 0 {
+	if ev&Write != 0 {
 		e |= unix.EPOLLOUT
 	}
 	if oneshot {
@@ -60,21 +58,21 @@ func epollBits(ev interest, oneshot bool) uint32 {
 	return e
 }
 
-func (p *epollPoller) add(fd int, tok token, ev interest, oneshot bool) error {
+func (p *epollPoller) Open(fd int, tok Token, ev Interest, oneshot bool) error {
 	e := epollEvent(tok, epollBits(ev, oneshot))
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &e)
 }
 
-func (p *epollPoller) mod(fd int, tok token, ev interest, oneshot bool) error {
+func (p *epollPoller) Modify(fd int, tok Token, ev Interest, oneshot bool) error {
 	e := epollEvent(tok, epollBits(ev, oneshot))
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &e)
 }
 
-func (p *epollPoller) del(fd int, tok token) error {
+func (p *epollPoller) Close(fd int, tok Token) error {
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 }
 
-func (p *epollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
+func (p *epollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 	max := len(out)
 	if max > len(p.buf) {
 		max = len(p.buf)
@@ -85,40 +83,40 @@ func (p *epollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) 
 		if err == unix.EINTR {
 			return 0, nil
 		}
-		return 0, &PollerError{"epoll", "epoll_wait", err}
+		return 0, &Error{"epoll", "epoll_wait", err}
 	}
 	j := 0
 	for i := 0; i < n; i++ {
 		e := &p.buf[i]
-		tok := token(uint64(uint32(e.Fd)) | uint64(uint32(e.Pad))<<32)
+		tok := Token(uint64(uint32(e.Fd)) | uint64(uint32(e.Pad))<<32)
 		if tok == wakeToken {
 			continue
 		}
-		var ev interest
+		var ev Interest
 		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLPRI) != 0 {
-			ev |= evRead
+			ev |= Read
 		}
 		if e.Events&unix.EPOLLOUT != 0 {
-			ev |= evWrite
+			ev |= Write
 		}
 		if e.Events&(unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
-			ev |= evHup
+			ev |= Hup
 		}
 		if e.Events&unix.EPOLLERR != 0 {
-			ev |= evErr
+			ev |= Err
 		}
-		out[j] = pollEvent{tok: tok, ev: ev}
+		out[j] = Event{Tok: tok, Ev: ev}
 		j++
 	}
 	return j, nil
 }
 
-func (p *epollPoller) prepareSleep()    { p.wk.prepareSleep() }
-func (p *epollPoller) cancelSleep()     { p.wk.cancelSleep() }
-func (p *epollPoller) wake()            { p.wk.wake() }
-func (p *epollPoller) disarmRead(token) {} // edge triggered: no report until new data
+func (p *epollPoller) PrepareSleep()    { p.wk.prepareSleep() }
+func (p *epollPoller) CancelSleep()     { p.wk.cancelSleep() }
+func (p *epollPoller) Wake()            { p.wk.wake() }
+func (p *epollPoller) DisarmRead(Token) {} // edge triggered: no report until new data
 
-func (p *epollPoller) close() error {
+func (p *epollPoller) Free() error {
 	e1 := p.wk.close()
 	e2 := unix.Close(p.epfd)
 	if e1 != nil {
