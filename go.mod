@@ -17,4 +17,5 @@ require (
 	github.com/go-text/typesetting v0.2.0 // indirect
 	golang.org/x/sync v0.17.0 // indirect
 	golang.org/x/text v0.29.0 // indirect
+	pgregory.net/rapid v1.3.0 // indirect
 )
