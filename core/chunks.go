@@ -6,6 +6,7 @@ package core
 type chunk struct {
 	buf []byte
 	n   int
+	off int // bytes already consumed (a PartialProtocol stopped part-way)
 }
 
 const chunkSize = 64 << 10

@@ -348,6 +348,7 @@ func (r *Reactor) loseRaw(h *handle, reason error) {
 }
 
 func (r *Reactor) callDoRead(d ReadDescriptor) (err error) {
+	r.ran++
 	defer func() {
 		if v := recover(); v != nil {
 			err = r.logPanic("DoRead", v)
@@ -357,6 +358,7 @@ func (r *Reactor) callDoRead(d ReadDescriptor) (err error) {
 }
 
 func (r *Reactor) callDoWrite(d WriteDescriptor) (err error) {
+	r.ran++
 	defer func() {
 		if v := recover(); v != nil {
 			err = r.logPanic("DoWrite", v)

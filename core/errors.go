@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,10 @@ var (
 	// cannot use (a nil function, a ring size that is not a power of two,
 	// an unknown phase); the message says which.
 	ErrInvalidArgument = errors.New("reactor: invalid argument")
+	// ErrPhaseOver is returned by AddSystemEventTrigger for a trigger that
+	// could never run: a phase of the shutdown that has already run, or of
+	// the startup while the reactor runs.
+	ErrPhaseOver = errors.New("reactor: system event phase already ran")
 	// ErrUnknownTrigger is returned by RemoveSystemEventTrigger for an id
 	// that is not (or no longer) registered.
 	ErrUnknownTrigger = errors.New("reactor: unknown system event trigger")
@@ -99,12 +104,41 @@ func writeError(err error) error { return ioError("write", err) }
 func ioError(op string, err error) error {
 	switch {
 	case isResetErr(err):
-		return fmt.Errorf("%w: %w", ErrConnectionReset, err)
+		return &sysError{kind: ErrConnectionReset, err: err}
 	case isTimeoutErr(err):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
+		return &sysError{kind: ErrTimeout, err: err}
 	}
-	return fmt.Errorf("%w: %s: %w", ErrConnectionReset, op, err)
+	return &sysError{kind: ErrConnectionReset, op: op, err: err}
 }
+
+// sysError is a reason of one of the reactor's kinds (ErrConnectionReset,
+// ErrTimeout, ...) caused by a system error: errors.Is matches both, and
+// the message does not say the same thing twice ("reactor: connection
+// reset by peer", not "...: connection reset by peer" again).
+type sysError struct {
+	kind error
+	op   string
+	err  error
+}
+
+func (e *sysError) Error() string {
+	s := e.kind.Error()
+	if e.op != "" {
+		s += ": " + e.op
+	}
+	// "read tcp a->b: read: connection reset by peer" under
+	// ErrConnectionReset: keep the context, not the repeated words.
+	m := e.err.Error()
+	if k := strings.TrimPrefix(e.kind.Error(), "reactor: "); strings.HasSuffix(m, k) {
+		m = strings.TrimSuffix(strings.TrimSuffix(m, k), ": ")
+	}
+	if m != "" {
+		s += ": " + m
+	}
+	return s
+}
+
+func (e *sysError) Unwrap() []error { return []error{e.kind, e.err} }
 
 // dialError classifies what a dial failed with.
 func dialError(addr string, err error) error {

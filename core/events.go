@@ -61,6 +61,7 @@ type trigger struct {
 type sysEvent struct {
 	name    string
 	lists   [3][]trigger
+	ran     [3]bool // the phase has run in the last firing
 	firing  bool
 	waiting int    // Before-phase channels not yet closed
 	epoch   uint64 // bumped when a firing ends or is cut off, so late waits are ignored
@@ -91,11 +92,32 @@ func (r *Reactor) AddSystemEventTrigger(phase Phase, event string, f Trigger) (T
 	if f == nil {
 		return TriggerID{}, fmt.Errorf("%w: nil trigger for %v %s", ErrInvalidArgument, phase, event)
 	}
+	ev := r.event(event)
+	if err := r.phaseOver(ev, phase); err != nil {
+		return TriggerID{}, err
+	}
 	r.triggerSeq++
 	t := trigger{n: r.triggerSeq, fn: f}
-	ev := r.event(event)
 	ev.lists[phase] = append(ev.lists[phase], t)
 	return TriggerID{event: event, phase: phase, n: t.n}, nil
+}
+
+// phaseOver refuses a trigger that could never run: one for a phase of
+// the shutdown that has already run (the reactor cannot be restarted), or
+// of the startup once the reactor is running (it starts again only after a
+// Crash, which clears this).
+func (r *Reactor) phaseOver(ev *sysEvent, phase Phase) error {
+	switch ev.name {
+	case Shutdown:
+		if ev.ran[phase] || r.finished {
+			return fmt.Errorf("%w: %v %s has already run and the reactor cannot be restarted", ErrPhaseOver, phase, ev.name)
+		}
+	case Startup:
+		if ev.ran[phase] {
+			return fmt.Errorf("%w: %v %s has already run; use CallWhenRunning", ErrPhaseOver, phase, ev.name)
+		}
+	}
+	return nil
 }
 
 // RemoveSystemEventTrigger unregisters a trigger that has not run yet. A
@@ -143,6 +165,7 @@ func (r *Reactor) fireEvent(name string, then func()) {
 		return
 	}
 	ev.firing = true
+	ev.ran = [3]bool{}
 	ev.then = then
 	ev.waits = ev.waits[:0]
 	for len(ev.lists[Before]) > 0 {
@@ -152,6 +175,7 @@ func (r *Reactor) fireEvent(name string, then func()) {
 			ev.waits = append(ev.waits, pendingWait{t, ch})
 		}
 	}
+	ev.ran[Before] = true
 	// Check the channels only now: a later Before trigger may have closed
 	// an earlier one's.
 	open := ev.waits[:0]
@@ -238,6 +262,7 @@ func (r *Reactor) continueEvent(ev *sysEvent) {
 			ev.lists[ph] = ev.lists[ph][1:]
 			r.runTrigger(ev, ph, t)
 		}
+		ev.ran[ph] = true
 	}
 	ev.firing = false
 	if then := ev.then; then != nil {

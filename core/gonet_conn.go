@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -51,8 +52,13 @@ func newGoConn(r *Reactor, c net.Conn, cfg connConfig) *goConn {
 func (g *goConn) start(p Protocol) error {
 	g.proto = p
 	g.state = stateOpen
-	if tc, ok := g.c.(*net.TCPConn); ok && g.cfg.noDelay {
-		_ = tc.SetNoDelay(true)
+	if tc, ok := g.c.(*net.TCPConn); ok {
+		if g.cfg.noDelay {
+			_ = tc.SetNoDelay(true)
+		}
+		if g.cfg.sndBuf > 0 {
+			_ = tc.SetWriteBuffer(g.cfg.sndBuf)
+		}
 	}
 	if err := g.r.register(g.h); err != nil {
 		g.state = stateClosed
@@ -133,15 +139,17 @@ func (g *goConn) writer() {
 	}
 }
 
-// dispatch runs on the main thread for the connection's ring entry.
+// dispatch runs on the main thread for the connection's ring entry: what
+// the writer finished first, then what the reader read (which a budget may
+// cut short).
 func (g *goConn) dispatch(r *Reactor, h *handle) {
 	h.takeReady()
 	if g.state == stateClosed {
 		return
 	}
-	g.deliver()
+	g.written()
 	if g.state != stateClosed {
-		g.written()
+		g.deliver()
 	}
 }
 
@@ -156,7 +164,7 @@ func (g *goConn) written() {
 	g.r.stats.queuedBytes.Add(-int64(size))
 	g.wrote(n)
 	if err != nil {
-		g.closeNow(writeError(err))
+		g.fail(writeError(err))
 		return
 	}
 	g.pump()
@@ -178,33 +186,29 @@ func (g *goConn) pump() {
 	}
 }
 
-// Write implements Transport. The portable backend cannot write without
-// blocking from the main thread, so every write is copied and handed to
-// the connection's writer goroutine.
+// Write implements Transport. A goroutine-backed connection cannot write
+// without blocking from the main thread, so every write is copied and
+// handed to the connection's writer goroutine.
 func (g *goConn) Write(p []byte) (int, error) {
-	if g.state != stateOpen {
-		return 0, ErrClosed
-	}
-	g.msgsOut++
-	g.r.stats.msgsOut.Add(1)
-	g.pend = append(g.pend, p...)
-	g.r.stats.queuedBytes.Add(int64(len(p)))
-	g.pump()
-	g.queuedMore()
-	return len(p), nil
+	return g.Writev(p)
 }
 
 // Writev implements Transport.
 func (g *goConn) Writev(bufs ...[]byte) (int, error) {
-	if g.state != stateOpen {
-		return 0, ErrClosed
+	if g.wbuf != nil && !g.wbusy.Load() && g.werr != nil {
+		g.written() // the writer failed: known before anything is queued
+	}
+	if err := g.checkWrite(); err != nil {
+		return 0, err
 	}
 	g.msgsOut++
 	g.r.stats.msgsOut.Add(1)
-	n := 0
+	n := totalLen(bufs)
+	if err := g.overLimit(n); err != nil {
+		return 0, err
+	}
 	for _, b := range bufs {
 		g.pend = append(g.pend, b...)
-		n += len(b)
 	}
 	g.r.stats.queuedBytes.Add(int64(n))
 	g.pump()
@@ -213,6 +217,22 @@ func (g *goConn) Writev(bufs ...[]byte) (int, error) {
 }
 
 func (g *goConn) queued() int { return len(g.pend) + g.inFly }
+
+func (g *goConn) kernelQueued() int {
+	sc, ok := g.c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	if rc.Control(func(fd uintptr) { n = unsentInKernel(int(fd)) }) != nil {
+		return -1
+	}
+	return n
+}
 
 func (g *goConn) kickRead() {
 	select {
@@ -226,22 +246,22 @@ func (g *goConn) shutdownWrite() {
 		_ = cw.CloseWrite()
 		return
 	}
-	// No half-close: close now; the peer has everything.
+	// No half-close: close now; everything was sent.
 	g.closeNow(ErrConnectionDone)
 }
 
 func (g *goConn) abortConnecting(error) bool { return false }
 
-// AbortWithError implements Transport: reset rather than close gracefully.
-func (g *goConn) AbortWithError(reason error) error {
+func (g *goConn) reset() {
 	if tc, ok := g.c.(*net.TCPConn); ok && g.state != stateClosed {
 		_ = tc.SetLinger(0)
 	}
-	return g.stream.AbortWithError(reason)
 }
 
-// AbortConnection implements Transport.
-func (g *goConn) AbortConnection() error { return g.AbortWithError(ErrAborted) }
+func (g *goConn) dropQueued() {
+	g.r.stats.queuedBytes.Add(-int64(len(g.pend)))
+	g.pend, g.spare = nil, nil
+}
 
 // closeNow closes the net.Conn, which ends the goroutines, and calls
 // ConnectionLost exactly once.

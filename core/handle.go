@@ -19,6 +19,7 @@ type handle struct {
 	oneshot     bool
 	inKernel    bool  // registered with the current poller
 	dead        bool  // unregistered; entries still on the ring are ignored
+	carried     bool  // in the reactor's carry list (see again)
 	registerErr error // the poller refused it when the reactor started
 }
 
@@ -187,6 +188,7 @@ func (r *Reactor) disconnectAll(reason error) {
 			h.owner.lose(r, h, reason)
 		}
 	}
+	r.runSoon(nil) // their ConnectionLost calls, within this phase
 }
 
 // loseUnregistered disconnects registrations the poller refused when the

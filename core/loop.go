@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,7 @@ func (l *loop) deadlineChanged() {
 
 func (l *loop) storeDeadline() {
 	if c := l.r.timers.peek(); c != nil {
-		l.deadline.Store(c.when.UnixNano())
+		l.deadline.Store(unixNanoClamped(c.when))
 	} else {
 		l.deadline.Store(0)
 	}
@@ -337,7 +338,7 @@ func (r *Reactor) pollTimeout() time.Duration {
 // hasWork reports whether a round would find something to do now. Main
 // thread.
 func (r *Reactor) hasWork() bool {
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || len(r.carry) > 0 || len(r.soon) > 0 || r.stopReq.Load() || r.crashReq.Load() {
 		return true
 	}
 	if r.failure.Load() != nil && !r.failHandled {
@@ -411,7 +412,8 @@ func (l *loop) wakerLoop() {
 // workPending is hasWork for the waker goroutine: atomics only.
 func (l *loop) workPending() bool {
 	r := l.r
-	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
+	if r.ring.depth() > 0 || r.overN.Load() > 0 || r.carryN.Load() > 0 || r.soonN.Load() > 0 ||
+		r.stopReq.Load() || r.crashReq.Load() || r.failure.Load() != nil {
 		return true
 	}
 	d := l.deadline.Load()
@@ -437,7 +439,7 @@ func (l *loop) runOnce() {
 
 // DrainStats describes one Drain.
 type DrainStats struct {
-	Ran       int           // callbacks run: descriptor and connection events, thread calls, timers
+	Ran       int           // callbacks run: DataReceived and other protocol calls, descriptor callbacks, thread calls, timers
 	Left      int           // work still queued when Drain returned (it runs first next time)
 	Elapsed   time.Duration // time spent in Drain
 	Budget    time.Duration // the budget Drain was given
@@ -451,8 +453,12 @@ type DrainStats struct {
 // until nothing is queued or budget is spent, whichever comes first. What
 // is left stays queued, in order, for the next call. budget <= 0 runs one
 // round: what was queued when Drain was called and the timers then due, and
-// never blocks. The clock is read every few items, scaled to how long items
-// take, so Drain overshoots its budget by about one callback at most.
+// never blocks. The clock is read after every callback (every DataReceived,
+// timer, thread call), and a PartialProtocol (framing.Protocol) is told
+// between its messages when the budget is spent, so Drain overshoots its
+// budget by at most the one callback, or message, that was running when the
+// budget ran out. What a connection still has queued stays queued, in
+// order, behind the work queued before it.
 //
 // Drain is the waker target of frame-based hosts (a game's Update): call
 // Start once, then Drain every frame. Calling it before Start, after the
@@ -469,7 +475,7 @@ func (r *Reactor) Drain(budget time.Duration) DrainStats {
 	start := time.Now()
 	st.Ran = r.rounds(budget)
 	st.Elapsed = time.Since(start)
-	st.Left = r.ring.depth() + int(r.overN.Load()) + r.dueTimers()
+	st.Left = r.ring.depth() + len(r.overflow) + len(r.carry) + len(r.soon) + r.dueTimers()
 	st.HighWater = r.ring.highWater()
 	st.Finished = r.finished
 	return st
@@ -489,4 +495,19 @@ func (r *Reactor) dueTimers() int {
 	}
 	count(0)
 	return n
+}
+
+// unixNanoClamped is t.UnixNano for the waker goroutine's deadline, clamped
+// to what an int64 holds: UnixNano is undefined after the year 2262, and a
+// timer scheduled that far (CallLater with the largest Duration) must not
+// look due (Twisted's test_distantDelayedCall).
+func unixNanoClamped(t time.Time) int64 {
+	const maxSec = math.MaxInt64 / int64(time.Second)
+	switch s := t.Unix(); {
+	case s >= maxSec:
+		return math.MaxInt64
+	case s <= -maxSec:
+		return math.MinInt64 + 1
+	}
+	return t.UnixNano()
 }

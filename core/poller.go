@@ -65,11 +65,13 @@ type poller interface {
 	prepareSleep()
 	cancelSleep()
 	wake()
-	// disarm stops reporting a persistent registration until mod re-arms
-	// it, for an owner that stops reading a descriptor that stays ready.
-	// Edge-triggered backends need nothing; poll(2) must, or it would
-	// report the same readiness on every call. Poll loop only.
-	disarm(tok token)
+	// disarmRead stops reporting read readiness of a persistent
+	// registration until mod re-arms it, for an owner that stops reading a
+	// descriptor that stays readable; write readiness is still reported (a
+	// connection that stops reading may still be flushing). Edge-triggered
+	// backends need nothing; poll(2) must, or it would report the same
+	// readiness on every call. Poll loop only.
+	disarmRead(tok token)
 	close() error
 }
 

@@ -113,10 +113,10 @@ func (p *epollPoller) wait(out []pollEvent, timeout time.Duration) (int, error) 
 	return j, nil
 }
 
-func (p *epollPoller) prepareSleep() { p.wk.prepareSleep() }
-func (p *epollPoller) cancelSleep()  { p.wk.cancelSleep() }
-func (p *epollPoller) wake()         { p.wk.wake() }
-func (p *epollPoller) disarm(token)  {} // edge triggered: no report until new data
+func (p *epollPoller) prepareSleep()    { p.wk.prepareSleep() }
+func (p *epollPoller) cancelSleep()     { p.wk.cancelSleep() }
+func (p *epollPoller) wake()            { p.wk.wake() }
+func (p *epollPoller) disarmRead(token) {} // edge triggered: no report until new data
 
 func (p *epollPoller) close() error {
 	e1 := p.wk.close()

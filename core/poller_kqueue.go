@@ -179,10 +179,10 @@ func (p *kqueuePoller) wait(out []pollEvent, timeout time.Duration) (int, error)
 	return j, nil
 }
 
-func (p *kqueuePoller) prepareSleep() { p.wk.prepareSleep() }
-func (p *kqueuePoller) cancelSleep()  { p.wk.cancelSleep() }
-func (p *kqueuePoller) wake()         { p.wk.wake() }
-func (p *kqueuePoller) disarm(token)  {} // EV_CLEAR: no report until new data
+func (p *kqueuePoller) prepareSleep()    { p.wk.prepareSleep() }
+func (p *kqueuePoller) cancelSleep()     { p.wk.cancelSleep() }
+func (p *kqueuePoller) wake()            { p.wk.wake() }
+func (p *kqueuePoller) disarmRead(token) {} // EV_CLEAR: no report until new data
 
 func (p *kqueuePoller) close() error {
 	e1 := p.wk.close()

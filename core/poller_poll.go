@@ -237,9 +237,12 @@ func (p *pollPoller) prepareSleep() { p.wk.prepareSleep() }
 func (p *pollPoller) cancelSleep()  { p.wk.cancelSleep() }
 func (p *pollPoller) wake()         { p.wk.wake() }
 
-func (p *pollPoller) disarm(tok token) {
+func (p *pollPoller) disarmRead(tok token) {
 	if i, ok := p.index[tok.slot()]; ok && p.regs[i].tok == tok {
-		p.fds[i].Fd = -1
+		p.fds[i].Events &^= unix.POLLIN
+		if p.fds[i].Events == 0 {
+			p.fds[i].Fd = -1
+		}
 	}
 }
 func (p *pollPoller) close() error { return p.wk.close() }

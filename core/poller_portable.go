@@ -35,7 +35,7 @@ func (p *portablePoller) name() string { return portableBackend }
 func (p *portablePoller) add(int, token, interest, bool) error { return nil }
 func (p *portablePoller) mod(int, token, interest, bool) error { return nil }
 func (p *portablePoller) del(int, token) error                 { return nil }
-func (p *portablePoller) disarm(token)                         {}
+func (p *portablePoller) disarmRead(token)                     {}
 
 func (p *portablePoller) wait(_ []pollEvent, timeout time.Duration) (int, error) {
 	defer p.sleeping.Store(false)

@@ -33,6 +33,8 @@ type Reactor struct {
 	ring     *ring[entry]
 	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
 	overN    atomic.Int32  // len(overflow), readable off the main thread
+	carryN   atomic.Int32  // len(carry), readable off the main thread
+	soonN    atomic.Int32  // len(soon), readable off the main thread
 	loop     atomic.Pointer[loop]
 	done     chan struct{}
 	doneOnce sync.Once
@@ -52,8 +54,14 @@ type Reactor struct {
 	outPool  outPool // main thread
 
 	// Main thread only.
-	gbuf        [64]byte // for goid on the main thread, so Drain allocates nothing
-	overflow    []func() // thread calls from the main thread that found the ring full
+	gbuf        [64]byte    // for goid on the main thread, so Drain allocates nothing
+	overflow    []func()    // thread calls from the main thread that found the ring full
+	carry       []*handle   // work a budget cut short that found the ring full
+	soon        []func()    // run after the current callback (see later)
+	bud         budget      // the running Drain's budget, while budgeted
+	budgeted    bool        // inside rounds (Drain, Run, the waker's function)
+	ran         uint64      // callbacks run, for DrainStats and Stats
+	spentFn     func() bool // r.budgetSpent, bound once
 	timers      timerHeap
 	timerSeq    uint64
 	events      map[string]*sysEvent
@@ -117,6 +125,7 @@ func New(opts ...Option) (*Reactor, error) {
 		r.log = slog.Default()
 	}
 	r.goNet = r.Backend() == portableBackend
+	r.spentFn = r.budgetSpent
 	r.goChunks.New = func() any { return &chunk{buf: make([]byte, chunkSize)} }
 	r.goDgrams.New = func() any { return new(dgram) }
 	if r.clock == nil {
@@ -325,6 +334,7 @@ func (r *Reactor) wakeConsumer() {
 // safeCall runs f, recovering and logging a panic. It reports whether f
 // returned normally.
 func (r *Reactor) safeCall(what string, f func()) (ok bool) {
+	r.ran++
 	defer func() {
 		if v := recover(); v != nil {
 			r.logPanic(what, v)

@@ -2,67 +2,67 @@ package core
 
 import "time"
 
-// budget tracks the time a Drain may spend. The clock is read after the
-// first item and then at a stride scaled to how long items take and how much
-// time is left, so that fast items cost no clock read each and the overshoot
-// past the deadline stays within about one item.
+// budget is the time a Drain may spend. The clock is read after every
+// callback (a monotonic read costs tens of nanoseconds, a callback's work
+// is what the budget is for), so Drain overshoots by at most the callback
+// that was running when the budget ran out: a stride learned from cheap
+// items would let an expensive one after them run unobserved.
 type budget struct {
-	limit    time.Duration // <= 0: one round, no clock reads
-	start    time.Time
-	deadline time.Time
-	ran      int
-	next     int
-	over     bool
+	limit time.Duration // <= 0: one round, no clock reads
+	start time.Time
+	over  bool
 }
 
-const maxStride = 64
-
-func (b *budget) tick() bool {
-	b.ran++
-	if b.limit <= 0 || b.ran < b.next {
+// spent reports whether the budget has run out; false without a budget.
+func (b *budget) spent() bool {
+	if b.limit <= 0 {
 		return false
 	}
-	now := time.Now()
-	if !now.Before(b.deadline) {
+	if !b.over && time.Since(b.start) >= b.limit {
 		b.over = true
-		return true
 	}
-	stride := maxStride
-	if per := now.Sub(b.start) / time.Duration(b.ran); per > 0 {
-		if s := int(b.deadline.Sub(now) / (2 * per)); s < stride {
-			stride = max(s, 1)
-		}
-	}
-	b.next = b.ran + stride
-	return false
+	return b.over
+}
+
+// budgetSpent is what callbacks that can stop part-way (PartialProtocol)
+// are given: whether the current Drain's budget is spent. Outside a
+// budgeted Drain it is always false. Main thread.
+func (r *Reactor) budgetSpent() bool {
+	return r.budgeted && r.bud.spent()
 }
 
 // rounds runs rounds until nothing is left or the budget is spent; with no
-// budget, exactly one. It returns how many items ran. Main thread.
+// budget, exactly one. It returns how many callbacks ran. Main thread.
 func (r *Reactor) rounds(limit time.Duration) int {
-	b := budget{limit: limit, next: 1}
+	r.bud = budget{limit: limit}
 	if limit > 0 {
-		b.start = time.Now()
-		b.deadline = b.start.Add(limit)
+		r.bud.start = time.Now()
 	}
-	defer func() { r.stats.ran.Add(uint64(b.ran)) }()
+	b := &r.bud
+	r.budgeted = true
+	ran0 := r.ran
+	defer func() {
+		r.budgeted = false
+		r.stats.ran.Add(r.ran - ran0)
+	}()
 	for {
-		complete := r.runRound(&b)
+		complete := r.runRound(b)
 		if !complete || limit <= 0 || r.loop.Load() == nil || !r.hasWork() {
 			break
 		}
-		if b.over || !time.Now().Before(b.deadline) {
+		if b.spent() {
 			break
 		}
 	}
-	return b.ran
+	return int(r.ran - ran0)
 }
 
 // runRound runs one round on the main thread: requests (poller failure,
-// Stop, Crash), the timers due at its start, the ring entries queued at its
-// start, then thread calls the main thread set aside on a full ring. Work
-// queued during the round waits for the next one (Twisted's
-// runUntilCurrent). It returns false if the budget ran out first.
+// Stop, Crash), connection losses reported by the program's own calls, the
+// timers due at its start, the ring entries queued at its start, then
+// thread calls the main thread set aside on a full ring. Work queued during
+// the round waits for the next one (Twisted's runUntilCurrent). It returns
+// false if the budget ran out first.
 func (r *Reactor) runRound(b *budget) bool {
 	r.inRound = true
 	defer func() { r.inRound = false }()
@@ -70,6 +70,9 @@ func (r *Reactor) runRound(b *budget) bool {
 	r.handleFailure(l)
 	if r.loop.Load() != l || l == nil {
 		return true
+	}
+	if !r.runSoon(b) || b.spent() {
+		return false
 	}
 
 	// Timers due now; calls scheduled during the round wait for the next.
@@ -94,9 +97,35 @@ func (r *Reactor) runRound(b *budget) bool {
 		if r.loop.Load() != l {
 			return true
 		}
-		if b.tick() {
+		if b.spent() || !r.runSoon(b) {
 			return false
 		}
+	}
+
+	// Work a budget cut short when the ring had no room for it.
+	if n := len(r.carry); n > 0 {
+		for i := 0; i < n; i++ {
+			h := r.carry[i]
+			r.carry[i] = nil
+			h.carried = false
+			if !h.dead {
+				h.owner.dispatch(r, h)
+			}
+			if r.loop.Load() != l {
+				return true
+			}
+			if b.spent() || !r.runSoon(b) {
+				k := copy(r.carry, r.carry[i+1:])
+				clear(r.carry[k:])
+				r.carry = r.carry[:k]
+				r.carryN.Store(int32(k))
+				return false
+			}
+		}
+		k := copy(r.carry, r.carry[n:])
+		clear(r.carry[k:])
+		r.carry = r.carry[:k]
+		r.carryN.Store(int32(k))
 	}
 
 	// Ring entries committed at the start of the round. A Stop seen before
@@ -111,12 +140,14 @@ func (r *Reactor) runRound(b *budget) bool {
 	for taken := uint64(0); taken < total; taken++ {
 		it := *r.ring.at(k) // committed: it is before the snapshot
 		k++
-		if k == maxStride {
+		if k == releaseBatch {
 			r.ring.release(k)
 			k = 0
 		}
 		if it.h != nil {
-			it.h.owner.dispatch(r, it.h)
+			if !it.h.dead {
+				it.h.owner.dispatch(r, it.h)
+			}
 		} else {
 			r.safeCall("CallFromThread", it.fn)
 		}
@@ -124,7 +155,7 @@ func (r *Reactor) runRound(b *budget) bool {
 			r.ring.release(k)
 			return true
 		}
-		if b.tick() {
+		if b.spent() || !r.runSoon(b) {
 			r.ring.release(k)
 			return false
 		}
@@ -137,7 +168,7 @@ func (r *Reactor) runRound(b *budget) bool {
 			f := r.overflow[i]
 			r.overflow[i] = nil
 			r.safeCall("CallFromThread", f)
-			if r.loop.Load() != l || (b.tick() && i+1 < n) {
+			if r.loop.Load() != l || ((b.spent() || !r.runSoon(b)) && i+1 < n) {
 				rest := copy(r.overflow, r.overflow[i+1:])
 				r.overflow = r.overflow[:rest]
 				r.overN.Store(int32(rest))
@@ -151,6 +182,68 @@ func (r *Reactor) runRound(b *budget) bool {
 	}
 	r.handleRequests(l, stopSeen)
 	return true
+}
+
+// releaseBatch is how many ring entries the main thread takes before it
+// hands their cells back to the producers: one atomic store per batch.
+const releaseBatch = 64
+
+// again queues h to be dispatched again because a budget cut its work
+// short: at the tail of the ring, behind the work that was queued before
+// it, so that one busy connection cannot starve the others; aside if the
+// ring is full. Main thread.
+func (r *Reactor) again(h *handle) {
+	if h.carried || h.dead {
+		return
+	}
+	if old := h.pending.Or(queuedBit); old&queuedBit != 0 {
+		return // the poll loop queued an entry for it already
+	}
+	if r.ring.push(entry{h: h}) {
+		if !r.inRound {
+			r.wakeConsumer()
+		}
+		return
+	}
+	h.carried = true
+	r.carry = append(r.carry, h)
+	r.carryN.Store(int32(len(r.carry)))
+}
+
+// later runs f on the main thread after the callback that is running now
+// returns (at once after it, within the same round), or at the start of the
+// next round when called outside one. The reactor uses it so that a
+// program's call into a transport (AbortConnection, LoseConnection, Write)
+// never runs that connection's ConnectionLost inside the call. Main thread.
+func (r *Reactor) later(f func()) {
+	r.soon = append(r.soon, f)
+	r.soonN.Store(int32(len(r.soon)))
+	if !r.inRound {
+		if l := r.loop.Load(); l != nil {
+			l.wakeConsumer()
+		}
+	}
+}
+
+// runSoon runs what later queued, including what those functions queue,
+// as long as the budget b (if any) is not spent; what is left runs first in
+// the next round. It reports whether the budget is still unspent. Main
+// thread.
+func (r *Reactor) runSoon(b *budget) bool {
+	i := 0
+	for ; i < len(r.soon); i++ {
+		if i > 0 && b != nil && b.spent() {
+			break
+		}
+		f := r.soon[i]
+		r.soon[i] = nil
+		f()
+	}
+	k := copy(r.soon, r.soon[i:])
+	clear(r.soon[k:])
+	r.soon = r.soon[:k]
+	r.soonN.Store(int32(k))
+	return k == 0
 }
 
 // handleRequests acts, at the end of a round, on what other goroutines
@@ -170,6 +263,9 @@ func (r *Reactor) handleRequests(l *loop, stopSeen bool) {
 		r.crashReq.Store(false)
 		r.running.Store(false)
 		r.state.Store(int32(stateIdle))
+		if ev := r.events[Startup]; ev != nil {
+			ev.ran = [3]bool{} // it fires again when the reactor restarts
+		}
 		r.teardown()
 	}
 }

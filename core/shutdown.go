@@ -101,6 +101,7 @@ func (r *Reactor) teardown() {
 	if l == nil {
 		return
 	}
+	r.runSoon(nil) // ConnectionLost of connections closed by the last callbacks
 	r.loop.Store(nil)
 	l.quit.Store(true)
 	if l.mode == modeThreaded && l.pollDone != nil {

@@ -25,7 +25,6 @@ type tcpConn struct {
 	// Main thread only.
 	out        outQueue
 	connecting *Connector
-	failing    bool // a write failed; the loss is scheduled
 }
 
 func newTCPConn(r *Reactor, fd int, cfg connConfig) *tcpConn {
@@ -67,8 +66,8 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 	got := false
 	for {
 		if !c.mayRead() {
-			if c.flags.Load()&(flagPaused|flagFull) != 0 {
-				l.p.disarm(c.h.token()) // re-armed by the main thread when it resumes
+			if c.flags.Load()&stopArmed != 0 {
+				l.p.disarmRead(c.h.token()) // re-armed by the main thread when it resumes
 			}
 			break
 		}
@@ -91,7 +90,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		switch {
 		case err == nil: // n == 0: end of stream
 			c.flags.Or(flagEOF)
-			l.p.disarm(c.h.token())
+			l.p.disarmRead(c.h.token())
 			got = true
 		case err == unix.EINTR:
 			continue
@@ -99,7 +98,7 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 		default:
 			c.rerr = err
 			c.flags.Or(flagErr)
-			l.p.disarm(c.h.token())
+			l.p.disarmRead(c.h.token())
 			got = true
 		}
 		break
@@ -109,7 +108,9 @@ func (c *tcpConn) readSome(l *loop, hup bool) {
 	}
 }
 
-// dispatch runs on the main thread for the connection's ring entry.
+// dispatch runs on the main thread for the connection's ring entry. Write
+// readiness is acted on first: a budget may cut the delivery of what was
+// read short, and the readiness must not be lost with it.
 func (c *tcpConn) dispatch(r *Reactor, h *handle) {
 	ev := h.takeReady()
 	switch c.state {
@@ -121,14 +122,17 @@ func (c *tcpConn) dispatch(r *Reactor, h *handle) {
 		}
 		return
 	}
-	c.deliver()
-	if c.state != stateClosed && ev&evWrite != 0 && c.wantW.Load() {
+	if ev&evWrite != 0 && c.wantW.Load() {
 		c.flush()
+		if c.state == stateClosed {
+			return
+		}
 	}
+	c.deliver()
 }
 
 // kickRead asks the poller to report the connection again (after a pause
-// or a full queue).
+// or a full queue), with the interests the connection has now.
 func (c *tcpConn) kickRead() {
 	if err := c.r.rearm(c.h); err != nil && c.state != stateClosed {
 		c.closeNow(fmt.Errorf("%w: re-arming: %w", ErrConnectionReset, err))
@@ -136,6 +140,23 @@ func (c *tcpConn) kickRead() {
 }
 
 func (c *tcpConn) queued() int { return c.out.n }
+
+func (c *tcpConn) kernelQueued() int {
+	if c.state == stateClosed {
+		return -1
+	}
+	return unsentInKernel(c.fd)
+}
+
+// setConnOptions applies a connection's socket options.
+func setConnOptions(fd int, cfg connConfig) {
+	if cfg.noDelay {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if cfg.sndBuf > 0 {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.sndBuf)
+	}
+}
 
 func (c *tcpConn) shutdownWrite() { _ = unix.Shutdown(c.fd, unix.SHUT_WR) }
 
@@ -147,12 +168,26 @@ func (c *tcpConn) abortConnecting(reason error) bool {
 	return true
 }
 
+func (c *tcpConn) reset() {
+	if c.state != stateClosed && c.state != stateConnecting {
+		_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+}
+
+func (c *tcpConn) dropQueued() {
+	c.r.stats.queuedBytes.Add(-int64(c.out.n))
+	c.out.reset()
+	if c.state != stateClosed {
+		c.wantWrite(false)
+	}
+}
+
 // Write implements Transport: directly to the socket if nothing is queued;
 // only what the socket does not take is queued, and only then is write
 // readiness requested.
 func (c *tcpConn) Write(p []byte) (int, error) {
-	if c.state != stateOpen {
-		return 0, ErrClosed
+	if err := c.checkWrite(); err != nil {
+		return 0, err
 	}
 	c.msgsOut++
 	c.r.stats.msgsOut.Add(1)
@@ -163,12 +198,15 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 	if c.out.n == 0 {
 		n, err := c.writeNow(p)
 		if err != nil {
-			return n, nil // the connection is being lost; reported through ConnectionLost
+			return n, err
 		}
 		p = p[n:]
 		if len(p) == 0 {
 			return total, nil
 		}
+	}
+	if err := c.overLimit(len(p)); err != nil {
+		return total - len(p), err
 	}
 	c.queue(p)
 	return total, nil
@@ -176,17 +214,19 @@ func (c *tcpConn) Write(p []byte) (int, error) {
 
 // Writev implements Transport.
 func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
-	if c.state != stateOpen {
-		return 0, ErrClosed
+	if err := c.checkWrite(); err != nil {
+		return 0, err
 	}
 	c.msgsOut++
 	c.r.stats.msgsOut.Add(1)
 	total := totalLen(bufs)
+	written := 0
 	if c.out.n == 0 && total > 0 {
 		n, err := c.writevNow(bufs)
 		if err != nil {
-			return n, nil
+			return n, err
 		}
+		written = n
 		for n > 0 && len(bufs) > 0 {
 			if n >= len(bufs[0]) {
 				n -= len(bufs[0])
@@ -197,6 +237,9 @@ func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
 			n = 0
 		}
 	}
+	if err := c.overLimit(total - written); err != nil {
+		return written, err
+	}
 	for _, b := range bufs {
 		if len(b) > 0 {
 			c.queue(b)
@@ -206,7 +249,7 @@ func (c *tcpConn) Writev(bufs ...[]byte) (int, error) {
 }
 
 // writeNow writes directly; a failure other than EAGAIN loses the
-// connection (reported later, not inside Write).
+// connection and is returned (ConnectionLost follows after the callback).
 func (c *tcpConn) writeNow(p []byte) (int, error) {
 	for {
 		n, err := unix.Write(c.fd, p)
@@ -238,21 +281,9 @@ func (c *tcpConn) wroteNow(n int, err error) (int, error, bool) {
 	case unix.EINTR:
 		return n, nil, true
 	}
-	c.failLater(err)
-	return n, err, false
-}
-
-// failLater loses the connection on the next round, so that ConnectionLost
-// never runs inside the protocol's own Write.
-func (c *tcpConn) failLater(err error) {
-	if c.state == stateClosed || c.failing {
-		return
-	}
-	c.failing = true
-	c.r.stats.queuedBytes.Add(-int64(c.out.n))
-	c.out.reset()
 	reason := writeError(err)
-	c.r.CallLater(0, func() { c.closeNow(reason) })
+	c.fail(reason)
+	return n, &ClosedError{Reason: reason}, false
 }
 
 // queue keeps p for flush and asks for write readiness.
@@ -282,11 +313,11 @@ func (c *tcpConn) flush() {
 	for c.out.n > 0 {
 		bufs := c.out.gather(iov[:0])
 		n, err := c.writevNow(bufs)
+		if err != nil {
+			return // failed: the queue is dropped
+		}
 		c.out.consume(n)
 		c.r.stats.queuedBytes.Add(-int64(n))
-		if err != nil {
-			return
-		}
 		if n < totalLen(bufs) {
 			return // the socket is full: wait for write readiness
 		}
@@ -294,26 +325,6 @@ func (c *tcpConn) flush() {
 	c.wantWrite(false)
 	c.sentSome()
 }
-
-func totalLen(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
-// AbortWithError implements Transport: reset rather than close gracefully,
-// dropping what is queued on both ends.
-func (c *tcpConn) AbortWithError(reason error) error {
-	if c.state != stateClosed && c.state != stateConnecting {
-		_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	}
-	return c.stream.AbortWithError(reason)
-}
-
-// AbortConnection implements Transport.
-func (c *tcpConn) AbortConnection() error { return c.AbortWithError(ErrAborted) }
 
 // closeNow is the one way a connection ends: unregister, close the
 // descriptor once the poll loop is done with it, release buffers, and call

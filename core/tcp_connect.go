@@ -136,9 +136,7 @@ func (tc *tcpConn) finishConnect() {
 	tc.h.want = evRead
 	tc.proto = proto
 	tc.state = stateOpen
-	if tc.cfg.noDelay {
-		_ = unix.SetsockoptInt(tc.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
+	setConnOptions(tc.fd, tc.cfg)
 	_ = tc.r.rearm(tc.h)
 	tc.r.stats.conns.Add(1)
 	tc.callConnectionMade(tc)

@@ -105,9 +105,7 @@ func (p *Port) accepted(fd int, sa unix.Sockaddr) {
 func (c *tcpConn) start(proto Protocol) error {
 	c.proto = proto
 	c.state = stateOpen
-	if c.cfg.noDelay {
-		_ = unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
+	setConnOptions(c.fd, c.cfg)
 	if err := c.r.register(c.h); err != nil {
 		c.state = stateClosed
 		unix.Close(c.fd)

@@ -169,7 +169,7 @@ func (u *UDPPort) sent(n int, err error) error {
 		return fmt.Errorf("reactor: udp datagram dropped, send buffer full: %w", err)
 	}
 	if isRefused(err) {
-		return fmt.Errorf("%w: %w", ErrConnectionRefused, err)
+		return &sysError{kind: ErrConnectionRefused, err: err}
 	}
 	return fmt.Errorf("reactor: udp send: %w", err)
 }
@@ -230,6 +230,10 @@ func (u *UDPPort) dispatch(r *Reactor, h *handle) {
 		}
 	}
 	for d := u.q.peek(); d != nil && !u.closed; d = u.q.peek() {
+		if r.budgetSpent() {
+			r.again(h) // the rest in the port's next turn
+			return
+		}
 		u.q.pop()
 		r.stats.msgsIn.Add(1)
 		u.callDatagramReceived(d.buf[:d.n], d.from)
@@ -238,6 +242,7 @@ func (u *UDPPort) dispatch(r *Reactor, h *handle) {
 }
 
 func (u *UDPPort) callDatagramReceived(b []byte, from netip.AddrPort) {
+	u.r.ran++
 	defer func() {
 		if v := recover(); v != nil {
 			u.r.logPanic("DatagramReceived", v, "from", from.String())

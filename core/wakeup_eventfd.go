@@ -3,6 +3,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -35,7 +36,10 @@ func (w *wakeup) wake() {
 	if !w.sleeping.CompareAndSwap(true, false) {
 		return
 	}
-	var one = [8]byte{1}
+	// The counter is a uint64 in the host's byte order: adding 1 on every
+	// platform (big-endian too), so it never saturates.
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
 	for {
 		_, err := unix.Write(w.fd, one[:])
 		if err != unix.EINTR {

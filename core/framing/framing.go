@@ -73,19 +73,30 @@ func (d *Decoder) Buffered() int { return len(d.buf) }
 // framing is lost. Memory: a message that arrives whole inside data is not
 // copied; only an incomplete frame is kept, never more than the limit.
 func (d *Decoder) Feed(data []byte, onMessage func(payload []byte) error) error {
+	_, err := d.FeedUntil(data, onMessage, nil)
+	return err
+}
+
+// FeedUntil is Feed that may stop early: after each message it calls stop
+// (if not nil), and if stop returns true it returns at once with the number
+// of bytes of data consumed so far, which always includes at least one
+// whole message. The caller hands data[consumed:] to a later Feed; nothing
+// is copied for that. With an error, consumed is len(data).
+func (d *Decoder) FeedUntil(data []byte, onMessage func(payload []byte) error, stop func() bool) (consumed int, err error) {
 	if d.err != nil {
-		return d.err
+		return len(data), d.err
 	}
+	total := len(data)
 	// First complete the frame carried over from earlier data.
 	for len(d.buf) > 0 {
 		n, hdr, err := d.header(d.buf)
 		if err != nil {
-			return d.fail(err)
+			return total, d.fail(err)
 		}
 		if hdr == 0 {
 			// The length prefix itself is incomplete: take one more byte.
 			if len(data) == 0 {
-				return nil
+				return total, nil
 			}
 			d.buf = append(d.buf, data[0])
 			data = data[1:]
@@ -94,7 +105,7 @@ func (d *Decoder) Feed(data []byte, onMessage func(payload []byte) error) error 
 		need := hdr + n - len(d.buf)
 		if len(data) < need {
 			d.buf = append(d.buf, data...)
-			return nil
+			return total, nil
 		}
 		d.buf = append(d.buf, data[:need]...)
 		data = data[need:]
@@ -103,26 +114,32 @@ func (d *Decoder) Feed(data []byte, onMessage func(payload []byte) error) error 
 		err = onMessage(payload)
 		d.buf = d.buf[:0]
 		if err != nil {
-			return err
+			return total, err
+		}
+		if stop != nil && len(data) > 0 && stop() {
+			return total - len(data), nil
 		}
 	}
 	// Then whole frames straight from data.
 	for len(data) > 0 {
 		n, hdr, err := d.header(data)
 		if err != nil {
-			return d.fail(err)
+			return total, d.fail(err)
 		}
 		if hdr == 0 || len(data) < hdr+n {
 			d.buf = append(d.buf, data...)
-			return nil
+			return total, nil
 		}
 		d.msgs++
 		if err := onMessage(data[hdr : hdr+n]); err != nil {
-			return err
+			return total, err
 		}
 		data = data[hdr+n:]
+		if stop != nil && len(data) > 0 && stop() {
+			return total - len(data), nil
+		}
 	}
-	return nil
+	return total, nil
 }
 
 // header parses a length prefix at the start of b: the payload length and
@@ -184,6 +201,12 @@ type Handler interface {
 // frame over the limit or a malformed one closes the connection at once
 // with an error saying so (errors.Is(reason, ErrTooLarge) or ErrMalformed,
 // and core.ErrBadInput).
+//
+// It is a core.PartialProtocol: inside a budgeted Drain (a game's frame) it
+// stops at a message boundary once the frame's budget is spent, and the
+// reactor hands it the rest of the bytes in the connection's next turn, so
+// a flood of small messages costs each frame at most one message past its
+// budget.
 type Protocol struct {
 	Handler Handler
 	dec     *Decoder
@@ -214,6 +237,17 @@ func (p *Protocol) DataReceived(data []byte) {
 	}
 }
 
+// DataReceivedPartial implements core.PartialProtocol: it hands whole
+// messages to the Handler until spent reports that the frame's budget is
+// spent, and returns how many bytes it consumed.
+func (p *Protocol) DataReceivedPartial(data []byte, spent func() bool) int {
+	n, err := p.dec.FeedUntil(data, p.onMsg, spent)
+	if err != nil && p.t != nil {
+		_ = p.t.AbortWithError(err)
+	}
+	return n
+}
+
 func (p *Protocol) message(b []byte) error { return p.Handler.MessageReceived(b) }
 
 // ConnectionLost implements core.Protocol.
@@ -226,3 +260,5 @@ func Send(t core.Transport, scratch, payload []byte) ([]byte, error) {
 	_, err := t.Write(scratch)
 	return scratch, err
 }
+
+var _ core.PartialProtocol = (*Protocol)(nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/threadedselect/reactor/core"
@@ -136,6 +137,44 @@ func TestSize(t *testing.T) {
 	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 1 << 20} {
 		if got := Size(n); got != len(Append(nil, make([]byte, n))) {
 			t.Fatalf("Size(%d) = %d", n, got)
+		}
+	}
+}
+
+// TestFeedUntilStopsAtMessageBoundary: FeedUntil hands out at least one
+// message, stops when told to, and the bytes it did not consume, fed
+// again, give the rest of the messages: whatever the split, the same
+// messages in the same order.
+func TestFeedUntilStopsAtMessageBoundary(t *testing.T) {
+	var stream []byte
+	var want []string
+	for i := 0; i < 50; i++ {
+		m := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*7%40)
+		want = append(want, string(m))
+		stream = Append(stream, m)
+	}
+	for every := 1; every <= 5; every++ {
+		for split := 1; split < len(stream); split += 17 {
+			d := NewDecoder(0)
+			var got []string
+			calls := 0
+			stop := func() bool { calls++; return calls%every == 0 }
+			for _, part := range [][]byte{stream[:split], stream[split:]} {
+				for len(part) > 0 {
+					before := len(got)
+					n, err := d.FeedUntil(part, func(p []byte) error { got = append(got, string(p)); return nil }, stop)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n < len(part) && len(got) == before {
+						t.Fatalf("FeedUntil stopped after consuming %d bytes without a message", n)
+					}
+					part = part[n:]
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("every=%d split=%d: got %d messages, want %d", every, split, len(got), len(want))
+			}
 		}
 	}
 }

@@ -36,9 +36,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(2)
 	}
+	// WithBackpressure: while a connection's unsent bytes are above the
+	// high-water mark, stop reading from it. A peer that sends without
+	// reading then fills its own socket buffers, not this process.
 	port, err := r.ListenTCP(*addr, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
 		return &echo{}, nil
-	}))
+	}), core.WithBackpressure())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
