@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -56,11 +57,18 @@ const (
 	modelPatternLen = 1<<20 + 7
 	// modelDeadline bounds one case; a case that needs longer has hung.
 	modelDeadline = 12 * time.Second
+	// modelLinger bounds a LoseConnection (WithLinger): far more than a
+	// case's flush needs, shorter than the default so that a connection
+	// left waiting for the peer's end of stream does not cost 5 s.
+	modelLinger = 3 * time.Second
 	// modelChecks is the number of cases per backend and driver when the
 	// command line does not say (-rapid.checks, RAPID_CHECKS).
 	modelChecks = 6
 	// maxViolations bounds what one case reports.
 	maxViolations = 12
+	// maxChunks bounds the writes of one producer step (the race detector
+	// makes a million one-byte writes take longer than a case may).
+	maxChunks = 2048
 )
 
 // tester is what *testing.T and *rapid.T share and a case needs.
@@ -177,20 +185,25 @@ func (p peerScript) GoString() string {
 
 // modelConfig is the case's setting.
 type modelConfig struct {
-	dial       bool // the reactor dials the peer; else the peer dials the reactor's port
-	halfClose  bool // the protocol implements HalfCloseProtocol
-	producer   bool // the protocol implements Producer
-	inMade     bool // the first step runs inside ConnectionMade
-	maxUnread  int  // WithMaxUnread; 0: the default
-	peerRcvBuf int  // the peer's SO_RCVBUF; 0: the default
-	sndBuf     int  // the transport's SO_SNDBUF; 0: the default
-	rotOut     int  // where in the pattern the program's bytes start
-	rotIn      int  // where in the pattern the peer's bytes start
+	dial       bool          // the reactor dials the peer; else the peer dials the reactor's port
+	halfClose  bool          // the protocol implements HalfCloseProtocol
+	producer   bool          // the protocol implements Producer
+	inMade     bool          // the first step runs inside ConnectionMade
+	maxUnread  int           // WithMaxUnread; 0: the default
+	peerRcvBuf int           // the peer's SO_RCVBUF; 0: the default
+	sndBuf     int           // WithSendBuffer; 0: the default
+	maxQueued  int           // WithMaxQueued; 0: the default (DefaultMaxQueued), < 0: no limit
+	backpress  bool          // WithBackpressure
+	linger     time.Duration // WithLinger; 0: modelLinger
+	deadline   time.Duration // how long the case may take; 0: modelDeadline
+	timeoutOK  bool          // the peer stops reading for longer than the linger time: ErrTimeout is right
+	rotOut     int           // where in the pattern the program's bytes start
+	rotIn      int           // where in the pattern the peer's bytes start
 }
 
 func (c modelConfig) GoString() string {
-	return fmt.Sprintf("config{dial=%v halfClose=%v producer=%v inMade=%v maxUnread=%d peerRcvBuf=%d sndBuf=%d}",
-		c.dial, c.halfClose, c.producer, c.inMade, c.maxUnread, c.peerRcvBuf, c.sndBuf)
+	return fmt.Sprintf("config{dial=%v halfClose=%v producer=%v inMade=%v maxUnread=%d peerRcvBuf=%d sndBuf=%d maxQueued=%d backpressure=%v}",
+		c.dial, c.halfClose, c.producer, c.inMade, c.maxUnread, c.peerRcvBuf, c.sndBuf, c.maxQueued, c.backpress)
 }
 
 // modelProgram is a whole case.
@@ -217,6 +230,8 @@ func configGen() *rapid.Generator[modelConfig] {
 			maxUnread:  rapid.SampledFrom([]int{0, 1, 4 << 10, 64 << 10, 200 << 10}).Draw(t, "maxUnread"),
 			peerRcvBuf: rapid.SampledFrom([]int{0, 4 << 10, 64 << 10}).Draw(t, "peerRcvBuf"),
 			sndBuf:     rapid.SampledFrom([]int{0, 4 << 10, 64 << 10}).Draw(t, "sndBuf"),
+			maxQueued:  rapid.SampledFrom([]int{0, 0, -1, 64 << 10, 1 << 20, 4 << 20}).Draw(t, "maxQueued"),
+			backpress:  rapid.Bool().Draw(t, "backpressure"),
 			rotOut:     rapid.IntRange(0, modelPatternLen-1).Draw(t, "rotOut"),
 			rotIn:      rapid.IntRange(0, modelPatternLen-1).Draw(t, "rotIn"),
 		}
@@ -243,11 +258,13 @@ func stepGen(producer bool) *rapid.Generator[mstep] {
 		case opStream:
 			s.a = rapid.IntRange(1, 256<<10).Draw(t, "chunk")
 			s.n = sizeGen(4<<20).Draw(t, "total")
+			s.a = max(s.a, s.n/maxChunks) // a bounded number of writes
 			s.await = rapid.Bool().Draw(t, "await")
 		case opPull:
 			s.a = rapid.IntRange(1, 1<<20).Draw(t, "chunk")
 			s.b = rapid.OneOf(rapid.Just(0), sizeGen(1<<20)).Draw(t, "burst")
 			s.n = sizeGen(4<<20).Draw(t, "total")
+			s.a = max(s.a, s.n/maxChunks)
 			s.await = rapid.Bool().Draw(t, "await")
 			s.lose = rapid.Bool().Draw(t, "lose")
 		}
@@ -375,21 +392,34 @@ type model struct {
 	buf   []byte
 
 	// The program.
-	next      int
-	progDone  bool
-	waiting   string // what the program is waiting for
-	stream    struct{ active, ticking, await bool; chunk, total, done int }
-	pull      struct{ active, await, lose, in bool; chunk, burst, total, done int }
+	next     int
+	progDone bool
+	waiting  string // what the program is waiting for
+	stream   struct {
+		active, ticking, await bool
+		chunk, total, done     int
+	}
+	pull struct {
+		active, await, lose, in   bool
+		chunk, burst, total, done int
+	}
 	high, low int
 	stopped   bool
 
 	// What the model saw.
 	accepted     int64 // bytes Write/Writev accepted: what the peer must receive
 	writes       int
-	writeErr     error // the first error a Write returned
-	stopWriting  bool  // a producer's write failed or came up short: producers stop
-	loseCalled   bool  // the program called LoseConnection before ConnectionLost
-	abortCalled  bool  // the program called AbortConnection before ConnectionLost
+	writeErr     error  // the first error a Write returned
+	closedReason error  // the Reason of the first *ClosedError a Write returned
+	abortLate    bool   // the program aborted after a Write had failed
+	mayQueueFull bool   // a Write would have passed the queue limit
+	queueFull    bool   // a Write failed with ErrWriteQueueFull
+	bpExpected   bool   // back-pressure must be holding delivery while Queued > high
+	inCall       string // the transport method the program is in, if any
+	stuck        string // where the case was when its deadline passed
+	stopWriting  bool   // a producer's write failed or came up short: producers stop
+	loseCalled   bool   // the program called LoseConnection before ConnectionLost
+	abortCalled  bool   // the program called AbortConnection before ConnectionLost
 	prodPaused   bool
 	pauses       int
 	resumes      int
@@ -401,7 +431,7 @@ type model struct {
 	recvAtHalf   int64
 	recv         int64 // bytes from the peer, in order
 	peerDone     bool
-	connectErr   error // ConnectionFailed's
+	connectErr   error        // ConnectionFailed's
 	peerSent     atomic.Int64 // bytes the peer's sender wrote
 	peerResetNow atomic.Bool  // the peer is resetting or has reset
 	violations   []string
@@ -447,6 +477,21 @@ func (m *model) checkBounds(where string) {
 	if st.Queued < 0 || st.Unread < 0 {
 		m.violate("%s: negative counters: %+v", where, st)
 	}
+	if q := m.maxQueued(); q > 0 && st.Queued > q {
+		m.violate("%s: Stats().Queued = %d, above WithMaxQueued(%d)", where, st.Queued, q)
+	}
+}
+
+// maxQueued is the connection's limit on unsent bytes, 0 for none.
+func (m *model) maxQueued() int {
+	switch q := m.cfg.maxQueued; {
+	case q == 0:
+		return DefaultMaxQueued
+	case q < 0:
+		return 0
+	default:
+		return q
+	}
 }
 
 // buffer returns n bytes of scratch space.
@@ -477,10 +522,13 @@ func (m *model) write(vec bool, sizes ...int) (int, error) {
 			bufs[i] = buf[off : off+s : off+s]
 			off += s
 		}
+		m.inCall = "Writev"
 		n, err = m.tr.Writev(bufs...)
 	} else {
+		m.inCall = "Write"
 		n, err = m.tr.Write(buf)
 	}
+	m.inCall = ""
 	clear(buf) // Write copies p: the caller may reuse it at once
 	what := "Write"
 	if vec {
@@ -493,6 +541,15 @@ func (m *model) write(vec bool, sizes ...int) (int, error) {
 		n = max(0, min(n, total))
 	case n < total && err == nil:
 		m.violate("%s(%d bytes) = %d, nil: a short write must return an error (io.Writer)", what, total, n)
+	}
+	limit := m.maxQueued()
+	over := limit > 0 && before+total > limit
+	m.mayQueueFull = m.mayQueueFull || over
+	if m.writeErr == nil && errors.Is(err, ErrWriteQueueFull) {
+		m.queueFull = true
+		if !over {
+			m.violate("%s(%d bytes) with %d queued failed with %v, though the limit is %d", what, total, before, err, limit)
+		}
 	}
 	if err == nil {
 		switch {
@@ -509,9 +566,22 @@ func (m *model) write(vec bool, sizes ...int) (int, error) {
 		if !errors.Is(err, ErrClosed) {
 			m.violate("%s failed with %v, which is not ErrClosed", what, err)
 		}
+		if m.lost > 0 && !errors.Is(err, m.reason) {
+			m.violate("%s after ConnectionLost(%v) failed with %v, which does not carry the reason", what, m.reason, err)
+		}
+		var ce *ClosedError
+		if m.closedReason == nil && errors.As(err, &ce) {
+			m.closedReason = ce.Reason
+		}
 		if m.writeErr == nil {
 			m.writeErr = err
 		}
+	}
+	if err == nil && n > 0 {
+		m.bpExpected = m.cfg.backpress && m.queued() > m.high
+	}
+	if err != nil {
+		m.bpExpected = false // a failed connection delivers what it read, then closes
 	}
 	m.accepted += int64(n)
 	m.checkBounds(what)
@@ -559,6 +629,7 @@ func (m *model) step() {
 	case opLimits:
 		m.tr.SetWriteBufferLimits(s.a, s.b)
 		m.high, m.low = s.a, max(min(s.b, s.a), 0)
+		m.bpExpected = false
 	case opWait:
 		delay = s.d
 	case opStream:
@@ -594,6 +665,7 @@ func (m *model) step() {
 	case opAbort:
 		if m.lost == 0 {
 			m.abortCalled = true
+			m.abortLate = m.writeErr != nil
 		}
 		m.note("AbortConnection (queued %d)", m.queued())
 		if err := m.tr.AbortConnection(); err != nil {
@@ -623,6 +695,12 @@ func (m *model) checkIdleProducer() {
 	if q := m.queued(); q == 0 {
 		m.violate("the Producer is still paused with nothing queued (%d pauses, %d resumes)", m.pauses, m.resumes)
 	}
+}
+
+// describe says where the case is.
+func (m *model) describe() string {
+	return fmt.Sprintf("program at step %d of %d, waiting for %q; ConnectionLost %d; peer done %v; producer paused %v; queued %d",
+		m.next, len(m.steps), m.waiting, m.lost, m.peerDone, m.prodPaused, m.queued())
 }
 
 // resumeProgram continues the program after what it waited for.
@@ -730,11 +808,6 @@ func (m *model) connectionMade(t Transport) {
 	}
 	m.tr = t
 	m.high, m.low = defaultConnConfig().high, defaultConnConfig().low
-	if m.cfg.sndBuf > 0 {
-		if err := setSendBuffer(t, m.cfg.sndBuf); err != nil {
-			m.violate("setting SO_SNDBUF: %v", err)
-		}
-	}
 	m.note("ConnectionMade")
 	m.start()
 }
@@ -748,6 +821,9 @@ func (m *model) dataReceived(b []byte) {
 	}
 	if i := matchPattern(m.pat, b, m.cfg.rotIn, m.recv); i >= 0 {
 		m.violate("DataReceived: wrong byte at offset %d of the peer's stream", m.recv+int64(i))
+	}
+	if q := m.queued(); m.bpExpected && q > m.high {
+		m.violate("DataReceived(%d bytes) with %d bytes queued, above the high-water mark %d: back-pressure should hold it", len(b), q, m.high)
 	}
 	m.recv += int64(len(b))
 	if sent := m.peerSent.Load(); m.recv > sent {
@@ -767,6 +843,9 @@ func (m *model) connectionLost(reason error) {
 		m.lostStats = m.tr.Stats()
 	}
 	m.note("ConnectionLost(%v) stats %+v", reason, m.lostStats)
+	if m.lostStats.Queued != 0 {
+		m.violate("Stats().Queued = %d in ConnectionLost: nothing can be sent any more", m.lostStats.Queued)
+	}
 	m.streamEnd()
 	m.pullEnd()
 	m.maybeStop()
@@ -804,6 +883,9 @@ func (m *model) resumeProducing() {
 	m.resumes++
 	q := m.queued()
 	m.note("ResumeProducing (queued %d)", q)
+	if m.inCall != "" {
+		m.violate("ResumeProducing inside the program's own %s: %s", m.inCall, debug.Stack())
+	}
 	if m.lost > 0 {
 		m.violate("ResumeProducing after ConnectionLost")
 	}
@@ -879,20 +961,6 @@ type peerResult struct {
 	sendErr    error
 	setupErr   error
 	trace      []string
-}
-
-// setSendBuffer shrinks the transport's socket send buffer, so that
-// little data is enough to fill it and make the transport queue.
-func setSendBuffer(t Transport, size int) error {
-	switch c := t.(type) {
-	case *tcpConn:
-		return syscall.SetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, size)
-	case *goConn:
-		if tc, ok := c.c.(*net.TCPConn); ok {
-			return tc.SetWriteBuffer(size)
-		}
-	}
-	return fmt.Errorf("unknown transport %T", t)
 }
 
 // rcvBufControl sets SO_RCVBUF on the peer's socket before it connects.
@@ -1007,10 +1075,26 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 	}
 	m := &model{r: r, h: h, cfg: prog.cfg, steps: prog.steps, pat: pat}
 	res := &peerResult{bad: -1}
-	deadline := time.Now().Add(modelDeadline)
-	var opts []ListenOption
+	caseDeadline := modelDeadline
+	if prog.cfg.deadline > 0 {
+		caseDeadline = prog.cfg.deadline
+	}
+	deadline := time.Now().Add(caseDeadline)
+	opts := []ListenOption{WithLinger(modelLinger)}
+	if prog.cfg.linger > 0 {
+		opts[0] = WithLinger(prog.cfg.linger)
+	}
 	if prog.cfg.maxUnread > 0 {
 		opts = append(opts, WithMaxUnread(prog.cfg.maxUnread))
+	}
+	if prog.cfg.sndBuf > 0 {
+		opts = append(opts, WithSendBuffer(prog.cfg.sndBuf))
+	}
+	if prog.cfg.maxQueued != 0 {
+		opts = append(opts, WithMaxQueued(prog.cfg.maxQueued))
+	}
+	if prog.cfg.backpress {
+		opts = append(opts, WithBackpressure())
 	}
 	peerDone := make(chan struct{})
 	finished := func() {
@@ -1079,17 +1163,22 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 	timer := time.AfterFunc(time.Until(deadline), func() {
 		timedOut.Store(true)
 		r.SetShutdownTimeout(10 * time.Millisecond)
-		_ = r.Stop()
+		// Say where the program was, from the main thread, then stop.
+		if r.CallFromThread(func() { m.stuck, m.stopped = m.describe(), true; _ = r.Stop() }) != nil {
+			_ = r.Stop()
+		}
 	})
+	began := time.Now()
 	runErr := h.drv.run(h.t, r)
+	if el := time.Since(began); os.Getenv("MODEL_SURVEY") != "" && el > 500*time.Millisecond {
+		h.t.Logf("SLOW %v %s/%s accepted %d\n%#v\n%s", el, h.backend, h.drv.name, m.accepted, prog, strings.Join(m.trace, "\n"))
+	}
 	timer.Stop()
 	<-peerDone
 
 	var v []string
 	if timedOut.Load() {
-		v = append(v, fmt.Sprintf("the case did not finish within %v: program at step %d of %d, waiting for %q; "+
-			"ConnectionLost %d; peer done %v; producer paused %v",
-			modelDeadline, m.next, len(m.steps), m.waiting, m.lost, m.peerDone, m.prodPaused))
+		v = append(v, fmt.Sprintf("the case did not finish within %v: %s", caseDeadline, m.stuck))
 	}
 	if runErr != nil {
 		v = append(v, fmt.Sprintf("%s: %v", h.drv.name, runErr))
@@ -1151,8 +1240,10 @@ func (m *model) verdict(res *peerResult) []string {
 	}
 	// Unless someone aborted or reset, every accepted byte arrives, then
 	// end of stream.
-	if !res.reset && !m.abortCalled && (res.got != m.accepted || !errors.Is(res.end, io.EOF)) {
-		add("no abort and no reset, yet the peer received %d of %d bytes, then %v", res.got, m.accepted, res.end)
+	queueFull := m.queueFull || errors.Is(m.reason, ErrWriteQueueFull)
+	timedOut := m.cfg.timeoutOK && errors.Is(m.reason, ErrTimeout)
+	if !res.reset && !m.abortCalled && !queueFull && !timedOut && (res.got != m.accepted || !errors.Is(res.end, io.EOF)) {
+		add("no abort, reset, full queue or timeout, yet the peer received %d of %d bytes, then %v", res.got, m.accepted, res.end)
 	}
 	reason := m.reason
 	hc := m.cfg.halfClose
@@ -1171,12 +1262,24 @@ func (m *model) verdict(res *peerResult) []string {
 		if !m.abortCalled {
 			add("ConnectionLost(%v) but the program did not abort", reason)
 		}
+	case errors.Is(reason, ErrWriteQueueFull):
+		if !m.mayQueueFull {
+			add("ConnectionLost(%v) but no Write passed the limit %d", reason, m.maxQueued())
+		}
 	case errors.Is(reason, ErrConnectionReset):
 		if !res.reset {
 			add("ConnectionLost(%v) but the peer did not reset", reason)
 		}
+	case errors.Is(reason, ErrTimeout):
+		if !m.cfg.timeoutOK {
+			add("ConnectionLost(%v): the peer never stopped reading for the linger time", reason)
+		}
 	default:
 		add("ConnectionLost(%v): unexpected reason", reason)
+	}
+	// A Write's *ClosedError carries the reason ConnectionLost gets.
+	if m.closedReason != nil && reason != nil && !m.abortLate && reasonKind(m.closedReason) != reasonKind(reason) {
+		add("a Write failed with reason %v, ConnectionLost got %v", m.closedReason, reason)
 	}
 	if m.readLost {
 		if !hc {
@@ -1193,6 +1296,16 @@ func (m *model) verdict(res *peerResult) []string {
 		}
 	}
 	return v
+}
+
+// reasonKind names the kind of a connection's end.
+func reasonKind(err error) string {
+	for _, k := range []error{ErrConnectionDone, ErrAborted, ErrWriteQueueFull, ErrConnectionReset, ErrTimeout, ErrShutdown} {
+		if errors.Is(err, k) {
+			return k.Error()
+		}
+	}
+	return fmt.Sprint(err)
 }
 
 // setModelChecks bounds the number of cases per rapid.Check to n unless
@@ -1252,6 +1365,68 @@ func TestStreamPullChunksThenLose(t *testing.T) {
 			cfg:   modelConfig{producer: true, rotOut: 777},
 			steps: []mstep{{op: opPull, a: 64 << 10, n: 8 << 20, await: true, lose: true}},
 			peer:  peerScript{drainBuf: 64 << 10},
+		})
+	})
+}
+
+// The program stops reading (or the peer half-closes) while a flush is
+// under way: the poll(2) backend used to stop watching the socket for
+// writing too when it stopped watching it for reading, and the flush
+// stalled until the linger time ran out (ErrTimeout, the peer saw a clean
+// end of stream after a prefix).
+func TestStreamFlushWhileNotReading(t *testing.T) {
+	pat := modelPattern()
+	forEach(t, func(t *testing.T, h *harness) {
+		runModelCase(t, h, pat, modelProgram{
+			cfg: modelConfig{halfClose: true, sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 99},
+			steps: []mstep{{op: opPause}, {op: opWait, d: 20 * time.Millisecond},
+				{op: opWrite, n: 1 << 20}, {op: opLose}},
+			peer: peerScript{steps: []pstep{{op: peerStall, d: 20 * time.Millisecond}}, drainBuf: 64 << 10, closeWrite: true},
+		})
+	})
+}
+
+// AbortConnection while the portable backend's writer goroutine holds a
+// buffer, then a Write: the buffer must be counted out of Stats().Queued
+// and the reactor's QueuedBytes once, not twice, and not left in.
+func TestStreamAbortWithWriteInFlight(t *testing.T) {
+	pat := modelPattern()
+	forEach(t, func(t *testing.T, h *harness) {
+		runModelCase(t, h, pat, modelProgram{
+			cfg: modelConfig{sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 5},
+			steps: []mstep{{op: opWrite, n: 1 << 20}, {op: opAbort}, {op: opWait, d: 5 * time.Millisecond},
+				{op: opWrite, n: 10}},
+			peer: peerScript{steps: []pstep{{op: peerStall, d: 20 * time.Millisecond}}, drainBuf: 64 << 10},
+		})
+	})
+}
+
+// PauseProducing after LoseConnection: the connection, flushed, waits for
+// the peer's end of stream and must go on reading to see it; with reading
+// paused it waited for the whole linger time instead.
+func TestStreamPauseAfterLoseConnection(t *testing.T) {
+	pat := modelPattern()
+	forEach(t, func(t *testing.T, h *harness) {
+		runModelCase(t, h, pat, modelProgram{
+			cfg:   modelConfig{rotOut: 3, linger: time.Minute, deadline: 1500 * time.Millisecond},
+			steps: []mstep{{op: opWrite, n: 10}, {op: opLose}, {op: opPause}},
+			peer:  peerScript{drainBuf: 64 << 10},
+		})
+	})
+}
+
+// LoseConnection with a peer that stops reading for longer than the linger
+// time: the connection ends with ErrTimeout and drops what is unsent, so
+// the peer must not see a clean end of stream after a prefix: it must see
+// a reset.
+func TestStreamLingerTimeoutResets(t *testing.T) {
+	pat := modelPattern()
+	forEach(t, func(t *testing.T, h *harness) {
+		runModelCase(t, h, pat, modelProgram{
+			cfg: modelConfig{sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 7,
+				linger: 100 * time.Millisecond, timeoutOK: true},
+			steps: []mstep{{op: opWrite, n: 1 << 20}, {op: opLose}},
+			peer:  peerScript{steps: []pstep{{op: peerStall, d: 300 * time.Millisecond}}, drainBuf: 64 << 10},
 		})
 	})
 }
