@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -90,7 +91,7 @@ const (
 	opLimits            // SetWriteBufferLimits(a, b)
 	opWait              // let the reactor run for d before the next step
 	opStream            // a streaming Producer: chunks of a bytes from timer ticks while resumed, n in all
-	opPull              // a pull Producer: chunks of a bytes from ResumeProducing (bursts of at least b), n in all
+	opPull              // a pull Producer: chunks of a bytes from ResumeProducing (bursts of at least b, all if b < 0), n in all
 	opLose              // LoseConnection
 	opAbort             // AbortConnection
 )
@@ -132,7 +133,11 @@ func (s mstep) GoString() string {
 		if s.lose {
 			l = ", then LoseConnection"
 		}
-		return fmt.Sprintf("pull(chunk=%d, burst=%d, total=%d%s%s)", s.a, s.b, s.n, w, l)
+		b := fmt.Sprint(s.b)
+		if s.b < 0 {
+			b = "all"
+		}
+		return fmt.Sprintf("pull(chunk=%d, burst=%s, total=%d%s%s)", s.a, b, s.n, w, l)
 	case opLose:
 		return "loseConnection"
 	case opAbort:
@@ -213,11 +218,20 @@ type modelProgram struct {
 	peer  peerScript
 }
 
-// Generators. Sizes are mostly small, sometimes up to 1 MiB; rapid shrinks
-// them towards zero.
+// Generators. Sizes are spread evenly over orders of magnitude, from
+// empty to limit (rapid leans towards the low end of any range, so a plain
+// range would hardly ever give a large size); rapid shrinks them towards
+// zero.
 
 func sizeGen(limit int) *rapid.Generator[int] {
-	return rapid.OneOf(rapid.IntRange(0, 64), rapid.IntRange(0, min(64<<10, limit)), rapid.IntRange(0, limit))
+	return rapid.Custom(func(t *rapid.T) int {
+		e := rapid.IntRange(0, bits.Len(uint(limit))).Draw(t, "magnitude")
+		if e == 0 {
+			return 0
+		}
+		lo := min(1<<(e-1), limit)
+		return rapid.IntRange(lo, min(1<<e-1, limit)).Draw(t, "size")
+	})
 }
 
 func configGen() *rapid.Generator[modelConfig] {
@@ -262,7 +276,7 @@ func stepGen(producer bool) *rapid.Generator[mstep] {
 			s.await = rapid.Bool().Draw(t, "await")
 		case opPull:
 			s.a = rapid.IntRange(1, 1<<20).Draw(t, "chunk")
-			s.b = rapid.OneOf(rapid.Just(0), sizeGen(1<<20)).Draw(t, "burst")
+			s.b = rapid.OneOf(rapid.Just(0), rapid.Just(-1), sizeGen(1<<20)).Draw(t, "burst")
 			s.n = sizeGen(4<<20).Draw(t, "total")
 			s.a = max(s.a, s.n/maxChunks)
 			s.await = rapid.Bool().Draw(t, "await")
@@ -323,8 +337,22 @@ func programGen() *rapid.Generator[modelProgram] {
 	return rapid.Custom(func(t *rapid.T) modelProgram {
 		cfg := configGen().Draw(t, "config")
 		steps := rapid.SliceOfN(stepGen(cfg.producer), 0, 12).Draw(t, "steps")
-		end := rapid.SampledFrom([]mop{opLose, opLose, opAbort}).Draw(t, "end")
-		steps = append(steps, mstep{op: end})
+		// The end: LoseConnection, AbortConnection, or (a Producer) a last
+		// pull that calls LoseConnection after its last byte, the way a
+		// producer that has sent everything ends its connection.
+		ends := []mop{opLose, opLose, opAbort}
+		if cfg.producer {
+			ends = append(ends, opPull, opPull)
+		}
+		end := mstep{op: rapid.SampledFrom(ends).Draw(t, "end")}
+		if end.op == opPull {
+			end = mstep{op: opPull, lose: true, await: true,
+				a: rapid.IntRange(1, 1<<20).Draw(t, "chunk"),
+				b: rapid.OneOf(rapid.Just(0), rapid.Just(-1), sizeGen(1<<20)).Draw(t, "burst"),
+				n: sizeGen(4 << 20).Draw(t, "total")}
+			end.a = max(end.a, end.n/maxChunks)
+		}
+		steps = append(steps, end)
 		steps = append(steps, rapid.SliceOfN(afterGen(), 0, 3).Draw(t, "after")...)
 		return modelProgram{cfg: cfg, steps: steps, peer: peerGen().Draw(t, "peer")}
 	})
@@ -417,6 +445,7 @@ type model struct {
 	bpExpected   bool   // back-pressure must be holding delivery while Queued > high
 	inCall       string // the transport method the program is in, if any
 	stuck        string // where the case was when its deadline passed
+	queuedStep   bool   // a producer step waits for the running producer's end
 	stopWriting  bool   // a producer's write failed or came up short: producers stop
 	loseCalled   bool   // the program called LoseConnection before ConnectionLost
 	abortCalled  bool   // the program called AbortConnection before ConnectionLost
@@ -607,6 +636,11 @@ func (m *model) after(d time.Duration) {
 func (m *model) step() {
 	m.checkIdleProducer()
 	if m.next == len(m.steps) {
+		if m.lost == 0 && !m.loseCalled && !m.abortCalled {
+			// The program's last pull did not get to its LoseConnection
+			// (a write failed): end the connection, or the case never ends.
+			m.lose()
+		}
 		m.progDone = true
 		m.waiting = ""
 		m.maybeStop()
@@ -634,8 +668,10 @@ func (m *model) step() {
 		delay = s.d
 	case opStream:
 		if m.stream.active {
-			m.note("a stream is already running: skipped")
-			break
+			m.note("a stream is still running: this step waits for its end")
+			m.next--
+			m.queuedStep, m.waiting = true, "the running stream's end"
+			return
 		}
 		st := &m.stream
 		st.active, st.await, st.chunk, st.total, st.done = true, s.await, s.a, s.n, 0
@@ -648,8 +684,10 @@ func (m *model) step() {
 		}
 	case opPull:
 		if m.pull.active {
-			m.note("a pull is already running: skipped")
-			break
+			m.note("a pull is still running: this step waits for its end")
+			m.next--
+			m.queuedStep, m.waiting = true, "the running pull's end"
+			return
 		}
 		p := &m.pull
 		p.active, p.await, p.lose, p.chunk, p.burst, p.total, p.done = true, s.await, s.lose, s.a, s.b, s.n, 0
@@ -753,21 +791,23 @@ func (m *model) streamEnd() {
 	}
 	s.active = false
 	m.note("stream ended: %d of %d bytes", s.done, s.total)
-	if s.await {
+	if s.await || m.queuedStep {
+		m.queuedStep = false
 		m.resumeProgram()
 	}
 }
 
-// pullRun writes the pull producer's chunks: at least burst bytes, then
-// until it is paused, until total; then LoseConnection if asked.
+// pullRun writes the pull producer's chunks, unless it is paused: at
+// least burst bytes (all of them if burst < 0), then until it is paused,
+// until total; then LoseConnection if asked.
 func (m *model) pullRun() {
 	p := &m.pull
-	if !p.active || p.in {
+	if !p.active || p.in || m.prodPaused {
 		return
 	}
 	p.in = true
 	burst := 0
-	for p.done < p.total && !m.stopWriting && m.lost == 0 && !(m.prodPaused && burst >= p.burst) {
+	for p.done < p.total && !m.stopWriting && m.lost == 0 && !(m.prodPaused && p.burst >= 0 && burst >= p.burst) {
 		c := min(p.chunk, p.total-p.done)
 		n, err := m.write(false, c)
 		p.done += n
@@ -793,7 +833,8 @@ func (m *model) pullEnd() {
 	}
 	p.active = false
 	m.note("pull ended: %d of %d bytes", p.done, p.total)
-	if p.await {
+	if p.await || m.queuedStep {
+		m.queuedStep = false
 		m.resumeProgram()
 	}
 }
