@@ -73,6 +73,8 @@ type Reactor struct {
 	shutTimer   *DelayedCall
 	finished    bool // the shutdown sequence has run to its end
 	inRound     bool // the main thread is running a round (no re-entry)
+	stopMarked  bool // a Stop was seen; stopMark is where the ring stood then
+	stopMark    uint64
 	failHandled bool
 	shutStart   time.Time
 }

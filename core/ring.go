@@ -111,9 +111,6 @@ func (r *ring[T]) snapshot() uint64 {
 	return t
 }
 
-// committed is the number of items committed and not yet released.
-func (r *ring[T]) committed() uint64 { return r.commit.Load() - r.head.Load() }
-
 // peek returns the item at head+i if it is committed. The pointer is valid
 // until release.
 func (r *ring[T]) peek(i uint64) (*T, bool) {

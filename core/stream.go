@@ -139,6 +139,12 @@ func (c *stream) deliver() {
 				c.msgsIn++
 				r.stats.msgsIn.Add(1)
 				used = c.callDataReceived(data, true)
+				if c.state == stateClosed {
+					// The protocol closed it: ended released the queue, this
+					// chunk included; it must not be touched (or put back
+					// twice, and read into by two connections at once).
+					return
+				}
 			}
 			c.unread.Add(-int64(used))
 			if used < len(data) {
@@ -151,9 +157,6 @@ func (c *stream) deliver() {
 			}
 			c.inq.pop()
 			r.putChunk(ch)
-			if c.state == stateClosed {
-				return
-			}
 		}
 		if c.holding() {
 			return

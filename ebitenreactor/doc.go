@@ -51,6 +51,13 @@
 // triggers included, Update returns and the window closes. RunGame returns
 // the game's own error unchanged (nil for ebiten.Termination).
 //
+// Connections flush by default: once the game's own before-shutdown
+// triggers have run, the plugin calls LoseConnection on every open
+// connection and the shutdown waits until each has sent everything queued
+// and closed, so peers receive every byte written before the shutdown,
+// then end of stream. A game that wants its own goodbye order turns this
+// off with WithFlushOnShutdown(false).
+//
 // A shutdown that cannot finish is bounded twice: the reactor cuts off
 // before-shutdown triggers after the shutdown timeout (default 2 s,
 // WithShutdownTimeout) and logs each, and the plugin closes the window

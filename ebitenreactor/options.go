@@ -40,6 +40,7 @@ type config struct {
 	shutdownGrace time.Duration
 	signals       []os.Signal
 	handleClose   bool
+	flush         bool
 	graph         *NetGraph
 	runOptions    *ebiten.RunGameOptions
 	errs          []error
@@ -53,6 +54,7 @@ func defaultConfig() config {
 		shutdownGrace: DefaultShutdownGrace,
 		signals:       []os.Signal{os.Interrupt, syscall.SIGTERM},
 		handleClose:   true,
+		flush:         true,
 	}
 }
 
@@ -171,6 +173,31 @@ func WithSignals(sigs ...os.Signal) Option {
 // (such as ebiten.Termination) from Update.
 func WithCloseHandling(handle bool) Option {
 	return func(c *config) { c.handleClose = handle }
+}
+
+// WithFlushOnShutdown sets whether the plugin closes every connection
+// gracefully when the reactor's shutdown begins, whatever began it (window
+// close, signal, the game's Update ending, r.Stop, Finish). With true, the
+// default, it calls LoseConnection on every open connection
+// ((*core.Reactor).LoseAllConnections) after the game's own
+// Before-shutdown triggers have run, and the shutdown — and the window —
+// waits until each connection has sent everything queued and closed, or
+// until the shutdown timeout (WithShutdownTimeout; a connection's own
+// linger time, core.WithLinger, bounds it too): the peers receive every
+// byte written before the shutdown, then end of stream.
+//
+// With false the plugin leaves connections alone, for a game that wants
+// its own goodbye order (a last message answered before closing, a
+// connection closed after another): it adds its own Before-shutdown
+// trigger and returns a channel that it closes when done. Whatever is
+// still open when the Before-shutdown triggers are done is closed at once
+// by the reactor, and what it had queued is dropped.
+//
+// A game that says goodbye on ShutdownStarted is too late for the default
+// flush (the connections are closing by then, and Write returns
+// core.ErrClosed): write goodbyes from a Before-shutdown trigger instead.
+func WithFlushOnShutdown(flush bool) Option {
+	return func(c *config) { c.flush = flush }
 }
 
 // WithNetGraph attaches a net graph made by NewNetGraph: the plugin feeds
