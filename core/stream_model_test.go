@@ -25,32 +25,44 @@ import (
 )
 
 // A model-based test of the stream transports. rapid generates a program
-// (writes and vectored writes of random sizes, read pauses, write-buffer
-// limits, a streaming or a pull Producer, LoseConnection, AbortConnection)
-// and a peer (a Go net.TCPConn that reads at random rates, stops reading
-// for a while, sends, half-closes or resets). The program runs on the
-// reactor's main thread against a real loopback connection; the peer runs
-// on its own goroutines. The model keeps what the transport accepted and
-// checks, during the run and at its end:
+// (writes and vectored writes of sizes from 0 to 1 MiB, read pauses,
+// write-buffer limits, a streaming or a pull Producer, LoseConnection,
+// AbortConnection), a setting (which side dials, half-close, read-ahead,
+// send buffer, queue limit, back-pressure) and a peer: a Go net.TCPConn
+// that reads at random rates, stops reading for a while, sends, half-closes
+// or resets. The program runs on the reactor's main thread against a real
+// loopback connection; the peer on goroutines of its own. Content is a
+// seeded pattern, so both ends check every byte. The model keeps what the
+// transport accepted and checks, during the run and at its end:
 //
 //   - the peer receives exactly the bytes Write/Writev accepted, in order,
-//     then end of stream; a prefix of them if the program aborted or the
-//     peer reset; never a clean end of stream before the last one;
+//     then end of stream; a prefix of them if the program aborted, the peer
+//     reset or the queue limit was passed; never a clean end of stream
+//     before the last one;
 //   - ConnectionLost runs exactly once, with a reason that fits what
-//     happened (ErrConnectionDone after a LoseConnection, ErrAborted after
-//     an abort, ErrConnectionReset after a peer reset), and no callback
-//     after it;
-//   - Write's contract: n < len(p) only with an error; an error after
-//     LoseConnection or ConnectionLost, and from then on;
+//     happened (ErrConnectionDone after a LoseConnection, and then every
+//     accepted byte was sent; ErrAborted after an abort; ErrConnectionReset
+//     after a peer reset; ErrWriteQueueFull after a Write past the limit),
+//     and no callback runs after it;
+//   - Write's contract: n < len(p) only with an error matching ErrClosed;
+//     an error after LoseConnection, AbortConnection or ConnectionLost
+//     (carrying ConnectionLost's reason) and from the first failure on;
 //   - a Producer is paused above the high-water mark, resumed at the
-//     low-water mark, alternately, and never left paused with nothing queued;
-//   - memory stays bounded: Stats().Unread never exceeds the read-ahead
-//     limit plus one chunk;
+//     low-water mark (never inside the program's own Write), alternately,
+//     and never left paused with nothing queued;
+//   - memory stays bounded: Stats().Unread never exceeds WithMaxUnread plus
+//     one 64 KiB chunk, Stats().Queued never exceeds WithMaxQueued, nothing
+//     stays counted as queued once the connection is lost, and
+//     WithBackpressure holds DataReceived while the queue is above the
+//     high-water mark;
 //   - what the peer sends arrives in order, all of it before
 //     ReadConnectionLost.
 //
-// `make test` runs a few cases per backend and driver; `make soak` many
-// more (-rapid.checks=N, or RAPID_CHECKS=N, selects the count).
+// make test runs modelChecks cases per backend and driver; make soak many
+// more (-rapid.checks=N, or RAPID_CHECKS=N, selects the count). A failure
+// prints the case as rapid shrank it, the program's last events and what
+// the peer did. Timing varies from run to run, so rapid may call a failure
+// flaky when its rerun passes: the first failure's report stands.
 
 const (
 	// modelPatternLen is the period of the content written: odd, so that
@@ -63,8 +75,12 @@ const (
 	// left waiting for the peer's end of stream does not cost 5 s.
 	modelLinger = 3 * time.Second
 	// modelChecks is the number of cases per backend and driver when the
-	// command line does not say (-rapid.checks, RAPID_CHECKS).
-	modelChecks = 6
+	// command line does not say (-rapid.checks, RAPID_CHECKS); make soak
+	// runs many more.
+	modelChecks = 40
+	// modelShrinkTime bounds how long rapid looks for a smaller failing
+	// case, unless -rapid.shrinktime says.
+	modelShrinkTime = 10 * time.Second
 	// maxViolations bounds what one case reports.
 	maxViolations = 12
 	// maxChunks bounds the writes of one producer step (the race detector
@@ -349,7 +365,7 @@ func programGen() *rapid.Generator[modelProgram] {
 			end = mstep{op: opPull, lose: true, await: true,
 				a: rapid.IntRange(1, 1<<20).Draw(t, "chunk"),
 				b: rapid.OneOf(rapid.Just(0), rapid.Just(-1), sizeGen(1<<20)).Draw(t, "burst"),
-				n: sizeGen(4 << 20).Draw(t, "total")}
+				n: sizeGen(4<<20).Draw(t, "total")}
 			end.a = max(end.a, end.n/maxChunks)
 		}
 		steps = append(steps, end)
@@ -802,8 +818,15 @@ func (m *model) streamEnd() {
 // until total; then LoseConnection if asked.
 func (m *model) pullRun() {
 	p := &m.pull
-	if !p.active || p.in || m.prodPaused {
+	if !p.active || p.in {
 		return
+	}
+	if m.lost > 0 || m.stopWriting {
+		m.pullEnd()
+		return
+	}
+	if m.prodPaused {
+		return // ResumeProducing comes back
 	}
 	p.in = true
 	burst := 0
@@ -1209,11 +1232,7 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 			_ = r.Stop()
 		}
 	})
-	began := time.Now()
 	runErr := h.drv.run(h.t, r)
-	if el := time.Since(began); os.Getenv("MODEL_SURVEY") != "" && el > 500*time.Millisecond {
-		h.t.Logf("SLOW %v %s/%s accepted %d\n%#v\n%s", el, h.backend, h.drv.name, m.accepted, prog, strings.Join(m.trace, "\n"))
-	}
 	timer.Stop()
 	<-peerDone
 
@@ -1232,10 +1251,6 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 	if len(v) == 0 {
 		return
 	}
-	if os.Getenv("MODEL_SURVEY") != "" {
-		h.t.Logf("SURVEY %s/%s: %s\n%#v", h.backend, h.drv.name, strings.Join(v, " | "), prog)
-		return
-	}
 	t.Logf("events (the last %d):\n  %s", len(m.trace), strings.Join(m.trace, "\n  "))
 	t.Logf("peer: %s", strings.Join(res.trace, "; "))
 	t.Fatalf("%s/%s: accepted %d bytes, peer received %d then %v; ConnectionLost(%v):\n  %s",
@@ -1249,7 +1264,7 @@ func (m *model) verdict(res *peerResult) []string {
 	if res.setupErr != nil {
 		// A reset can reach the dialer before it has read the socket's
 		// connect status: then the dial reports it.
-		if !m.abortCalled || !isResetErr(res.setupErr) {
+		if !(m.abortCalled || m.queueFull) || !isResetErr(res.setupErr) {
 			add("the peer could not connect: %v", res.setupErr)
 			return v
 		}
@@ -1349,28 +1364,33 @@ func reasonKind(err error) string {
 	return fmt.Sprint(err)
 }
 
-// setModelChecks bounds the number of cases per rapid.Check to n unless
-// the command line (-rapid.checks) or the environment (RAPID_CHECKS) says.
-func setModelChecks(t *testing.T, n int) {
-	if _, ok := os.LookupEnv("RAPID_CHECKS"); ok {
+// setRapidDefault sets one of rapid's settings for this test (restored
+// after it) unless the command line (-rapid.<name>) or the environment
+// (RAPID_<NAME>) says otherwise: make test runs a bounded number of cases,
+// make soak passes its own count.
+func setRapidDefault(t *testing.T, name, value string) {
+	if _, ok := os.LookupEnv("RAPID_" + strings.ToUpper(name)); ok {
 		return
 	}
 	for _, a := range os.Args[1:] {
-		if strings.HasPrefix(strings.TrimLeft(a, "-"), "rapid.checks") {
+		if strings.HasPrefix(strings.TrimLeft(a, "-"), "rapid."+name) {
 			return
 		}
 	}
-	f := flag.Lookup("rapid.checks")
+	f := flag.Lookup("rapid." + name)
 	if f == nil {
-		t.Fatal("rapid registers no -rapid.checks flag")
+		t.Fatalf("rapid registers no -rapid.%s flag", name)
 	}
 	old := f.Value.String()
-	must(t, f.Value.Set(strconv.Itoa(n)))
+	must(t, f.Value.Set(value))
 	t.Cleanup(func() { _ = f.Value.Set(old) })
 }
 
 func TestStreamModel(t *testing.T) {
-	setModelChecks(t, modelChecks)
+	setRapidDefault(t, "checks", strconv.Itoa(modelChecks))
+	setRapidDefault(t, "shrinktime", modelShrinkTime.String())
+	// No fail files in the source tree; the report gives -rapid.seed.
+	setRapidDefault(t, "nofailfile", "true")
 	pat := modelPattern()
 	forEach(t, func(t *testing.T, h *harness) {
 		rapid.Check(t, func(rt *rapid.T) {
@@ -1451,7 +1471,8 @@ func TestStreamPauseAfterLoseConnection(t *testing.T) {
 		runModelCase(t, h, pat, modelProgram{
 			cfg:   modelConfig{rotOut: 3, linger: time.Minute, deadline: 1500 * time.Millisecond},
 			steps: []mstep{{op: opWrite, n: 10}, {op: opLose}, {op: opPause}},
-			peer:  peerScript{drainBuf: 64 << 10},
+			// The peer reads, and closes, once the program has paused.
+			peer: peerScript{steps: []pstep{{op: peerStall, d: 20 * time.Millisecond}}, drainBuf: 64 << 10},
 		})
 	})
 }
