@@ -67,7 +67,7 @@ soak: deps
 
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/ ./core/internal/queue/
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench

@@ -93,8 +93,8 @@ func (r *Reactor) AddWriter(d WriteDescriptor) error {
 }
 
 func (r *Reactor) addRaw(d Descriptor, rd ReadDescriptor, wd WriteDescriptor) error {
-	if r.goNet {
-		return fmt.Errorf("%w: raw descriptors need a poller; the %s backend has none (its transports run on the Go runtime's poller)", ErrUnsupported, portableBackend)
+	if !r.watchesDescriptors() {
+		return fmt.Errorf("%w: raw descriptors need a poller; the %s backend has none (its transports run on the Go runtime's poller)", ErrUnsupported, r.Backend())
 	}
 	if !reflect.TypeOf(d).Comparable() {
 		return fmt.Errorf("%w: descriptor type %T is not comparable (use a pointer)", ErrInvalidArgument, d)

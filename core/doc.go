@@ -60,6 +60,38 @@
 //	ReactorNotRunning / AlreadyRunning / NotRestartable  ErrNotRunning / ErrAlreadyRunning / ErrNotRestartable
 //	AlreadyCalled / AlreadyCancelled          ErrAlreadyCalled / ErrAlreadyCancelled
 //
+// # Transports: two implementations, chosen per connection
+//
+// A stream connection, a listening port and a UDP port are each
+// descriptor-backed or goroutine-backed, chosen where they are made. On a
+// backend with a poller (unix), the reactor's own sockets and adopted
+// sockets of package net (*net.TCPConn, *net.TCPListener, ...) are
+// descriptor-backed: the poll thread moves their bytes. Anything else — a
+// *tls.Conn, a net.Pipe end, a WebSocket's net.Conn, a listener that hands
+// those out — is goroutine-backed, on every backend: a reader and a writer
+// goroutine on the Go runtime's poller queue the same ring entries. On the
+// portable backend (and so on Windows) everything is goroutine-backed. The
+// main thread cannot tell them apart: the same callbacks, ordering and
+// budget, ConnectionLost exactly once, the same shutdown.
+//
+// # Where things are
+//
+//	drive.go, drive_run.go, drive_threaded.go, drive_interleave.go
+//	                 the three drivers and their common startup
+//	round.go         one round of the main thread's work, and the budget
+//	timers.go, clock.go    CallLater, CallEvery, DelayedCall; FakeClock
+//	events.go, shutdown.go system events, Stop and the shutdown sequence
+//	handle.go        registrations: the slot table, ConnIDs
+//	descriptors.go   raw descriptors (AddReader, AddWriter)
+//	transport.go, tcp.go   the public stream API; TCP ports and connectors
+//	stream.go        the logic a stream connection's two implementations share
+//	stream_fd_unix.go, stream_go.go, listen_*.go, dial_*.go
+//	                 descriptor-backed (_fd_unix) and goroutine-backed (_go)
+//	udp.go, udp_fd_unix.go, udp_go.go      datagram transports, likewise
+//	buffers.go       read chunks, write queues, their pools
+//	internal/poller  epoll, kqueue, poll(2), portable; the wake-ups
+//	internal/queue   the ring to the main thread, and each connection's reads
+//
 // # Where it differs from Twisted, on purpose
 //
 //   - The queue between threads is bounded and never loses work (Twisted
