@@ -1,0 +1,197 @@
+package session
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/threadedselect/reactor/core"
+)
+
+// TestServerDropsSilentClient: on a fake clock, a client that says hello
+// and then nothing is pinged, dropped at the idle timeout with a reason
+// that says so, kept for the grace period, then forgotten; a connection
+// that never says hello is dropped at the handshake timeout.
+func TestServerDropsSilentClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		clk := core.NewFakeClock(time.Unix(1000, 0))
+		sl := startLoop(t, backend, nil, core.WithClock(clk))
+		detached := make(chan error, 1)
+		left := make(chan error, 1)
+		srv := echoServer(sl, ServerConfig{IdleTimeout: 10 * time.Second, HandshakeTimeout: 5 * time.Second, Grace: 30 * time.Second,
+			OnDetach: func(p *Peer, err error) { detached <- err },
+			OnLeave:  func(p *Peer, err error) { left <- err },
+		})
+		raw := dialRaw(t, srv.Addr().String(), "")
+		raw.hello("test/1", "silent")
+		raw.expect(msgWelcome)
+
+		_ = clk.Advance(9 * time.Second)
+		raw.expect(msgPing) // the server's timer ran: still there, and pinged
+		sl.do(func() {
+			if st := srv.Stats(); st.Sessions != 1 || st.Detached != 0 {
+				t.Errorf("after 9s: %+v", st)
+			}
+		})
+		_ = clk.Advance(time.Second)
+		err := recv(t, detached, "detach")
+		if !errors.Is(err, ErrIdleTimeout) || !errors.Is(err, core.ErrTimeout) || !strings.Contains(err.Error(), "nothing from the client for 10s") {
+			t.Fatalf("detached with %v", err)
+		}
+		raw.expectClosed()
+		sl.waitLog(watchdog, "session: detach", "nothing from the client for 10s")
+
+		_ = clk.Advance(30 * time.Second)
+		if err := recv(t, left, "leave"); !errors.Is(err, ErrGraceExpired) {
+			t.Fatalf("left with %v", err)
+		}
+		sl.waitLog(watchdog, "session: leave", "reason=expired")
+
+		mute := dialRaw(t, srv.Addr().String(), "")
+		sl.until("the mute connection accepted", func() bool { return srv.Stats().Conns == 1 })
+		_ = clk.Advance(5 * time.Second)
+		mute.expectClosed()
+		sl.waitLog(watchdog, "session: drop", "no hello within 5s")
+		sl.do(func() {
+			if st := srv.Stats(); st.Drops != 1 || st.Sessions != 0 || st.Conns != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	})
+}
+
+// TestClientDropsSilentServer: on a fake clock, a server that welcomes and
+// then falls silent is dropped at the client's idle timeout (Reconnecting,
+// CauseLost, ErrIdleTimeout); the next attempt presents the session's token,
+// and a server that never welcomes is dropped at the handshake timeout.
+func TestClientDropsSilentServer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ln.Close() })
+		clk := core.NewFakeClock(time.Unix(1000, 0))
+		cl := startLoop(t, backend, nil, core.WithClock(clk))
+		statuses := make(chan State, 16)
+		c := cl.dial(ClientConfig{Addr: ln.Addr().String(), App: "test/1", IdleTimeout: 5 * time.Second,
+			HandshakeTimeout: 3 * time.Second, PingInterval: time.Second,
+			Backoff:  Backoff{Initial: time.Second, Jitter: -1},
+			OnStatus: func(c *Client) { statuses <- c.State() }})
+		raw := acceptRaw(t, ln)
+		if h, err := decodeHello(raw.expect(msgHello)); err != nil || h.resume || string(h.app) != "test/1" {
+			t.Fatalf("hello %+v, %v", h, err)
+		}
+		token := newToken()
+		raw.send(appendWelcome(nil, welcome{id: 7, token: token}))
+		if st := recv(t, statuses, "connected"); st.Status != Connected || st.ID != 7 {
+			t.Fatalf("state %+v", st)
+		}
+
+		_ = clk.Advance(4 * time.Second)
+		raw.expect(msgPing)
+		_ = clk.Advance(time.Second)
+		st := recv(t, statuses, "reconnecting")
+		if st.Status != Reconnecting || st.Cause != CauseLost || !errors.Is(st.Err, ErrIdleTimeout) ||
+			!strings.Contains(st.Err.Error(), "nothing from the server for 5s") {
+			t.Fatalf("state %v %v %v", st.Status, st.Cause, st.Err)
+		}
+		raw.expectClosed()
+
+		_ = clk.Advance(time.Second) // the backoff's wait
+		mute := acceptRaw(t, ln)
+		h, err := decodeHello(mute.expect(msgHello))
+		if err != nil || !h.resume || h.id != 7 || h.token != token {
+			t.Fatalf("second hello %+v, %v", h, err)
+		}
+		_ = clk.Advance(3 * time.Second)
+		mute.expectClosed()
+		cl.until("the handshake timeout", func() bool { return c.State().Attempts == 2 })
+		st = cl.state(c)
+		if st.Status != Reconnecting || st.Cause != CauseLost || !errors.Is(st.Err, ErrHandshakeTimeout) {
+			t.Fatalf("state %v %v %v", st.Status, st.Cause, st.Err)
+		}
+	})
+}
+
+// TestPerAddressLimits: one IP address gets at most MaxSessionsPerAddr
+// sessions and MaxConnsPerAddr connections, each refusal saying which;
+// other addresses are not affected.
+func TestPerAddressLimits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		sl := startLoop(t, backend, nil)
+		srv := echoServer(sl, ServerConfig{MaxConnsPerAddr: 2, MaxSessionsPerAddr: 1})
+		addr := srv.Addr().String()
+		a1 := dialRaw(t, addr, "127.0.0.2")
+		a1.hello("test/1", "a1")
+		a1.expect(msgWelcome)
+
+		a2 := dialRaw(t, addr, "127.0.0.2")
+		a2.hello("test/1", "a2")
+		if bye := decodeBye(a2.expect(msgBye)); bye.Reason != ReasonAddrLimit || bye.Text != "too many sessions from 127.0.0.2 (limit 1)" {
+			t.Fatalf("bye %+v", bye)
+		}
+		a2.expectClosed()
+
+		sl.waitFor("the refused connection gone", watchdog, func() bool { return srv.Stats().Conns == 1 })
+		a3 := dialRaw(t, addr, "127.0.0.2") // connected, no hello yet
+		sl.waitFor("two connections", watchdog, func() bool { return srv.Stats().Conns == 2 })
+		a4 := dialRaw(t, addr, "127.0.0.2")
+		if bye := decodeBye(a4.expect(msgBye)); bye.Reason != ReasonAddrLimit || bye.Text != "too many connections from 127.0.0.2 (limit 2)" {
+			t.Fatalf("bye %+v", bye)
+		}
+		a4.expectClosed()
+
+		b1 := dialRaw(t, addr, "127.0.0.3")
+		b1.hello("test/1", "b1")
+		b1.expect(msgWelcome)
+		a3.hello("test/1", "a3") // still one session from 127.0.0.2
+		decodeBye(a3.expect(msgBye))
+		sl.waitLog(watchdog, "session: refuse", "addr=127.0.0.2", "too many connections")
+		sl.do(func() {
+			if st := srv.Stats(); st.Sessions != 2 || st.Refused != 3 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	})
+}
+
+// TestUDPFallback: on a fake clock, a bound client that hears nothing over
+// UDP for UDPTimeout goes back to TCP, and so does the server; unreliable
+// messages then travel over TCP and the session goes on.
+func TestUDPFallback(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		clk := core.NewFakeClock(time.Unix(1000, 0))
+		l := startLoop(t, backend, nil, core.WithClock(clk))
+		srv := echoServer(l, ServerConfig{UDP: true, IdleTimeout: 20 * time.Second, UDPTimeout: 3 * time.Second})
+		viaUDP := make(chan bool, 4)
+		l.do(func() {
+			_ = srv.Handle(msgCount, func(p *Peer, b []byte) error {
+				viaUDP <- p.UDPBound()
+				return nil
+			})
+		})
+		c := l.dial(ClientConfig{Addr: srv.Addr().String(), App: "test/1", Hello: []byte("u"), UDP: true,
+			IdleTimeout: 20 * time.Second, UDPTimeout: 3 * time.Second, UDPRetry: -1})
+		l.until("bound", func() bool { return c.State().UDP == UDPBound && srv.Stats().UDPBound == 1 })
+		l.do(func() { _ = c.SendUnreliable(c.Begin(msgCount)) })
+		if !recv(t, viaUDP, "a message over udp") {
+			t.Fatal("not bound on the server")
+		}
+		_ = clk.Advance(3*time.Second + time.Millisecond) // nothing was sent over UDP meanwhile
+		l.until("fallback", func() bool { return c.State().UDP == UDPFallback && srv.Stats().UDPBound == 0 })
+		l.do(func() {
+			if err := c.SendUnreliable(c.Begin(msgCount)); err != nil {
+				t.Error(err)
+			}
+		})
+		if recv(t, viaUDP, "a message over tcp") {
+			t.Fatal("still bound on the server")
+		}
+		if st := l.state(c); st.Status != Connected {
+			t.Fatalf("status %v", st.Status)
+		}
+	})
+}
