@@ -195,3 +195,52 @@ func TestUDPFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestBadInputDropsOnlyThatClient: garbage before the hello, a malformed
+// frame, and an unknown reserved message after it drop the client that
+// sent them, each with a reason; a well-behaved client goes on.
+func TestBadInputDropsOnlyThatClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		sl := startLoop(t, backend, nil)
+		srv := echoServer(sl, ServerConfig{MaxMessage: 1024})
+		cl := startLoop(t, backend, nil)
+		got := make(chan string, 4)
+		c := cl.dial(ClientConfig{Addr: srv.Addr().String(), App: "test/1", Hello: []byte("good")})
+		cl.do(func() {
+			_ = c.Handle(msgEcho, func(b []byte) error {
+				got <- string(b[1:])
+				return nil
+			})
+		})
+		cl.waitFor("connected", watchdog, func() bool { return c.State().Status == Connected })
+
+		garbage := dialRaw(t, srv.Addr().String(), "")
+		garbage.send([]byte{msgEcho, 1, 2, 3}) // an application message before the hello
+		garbage.expectClosed()
+		huge := dialRaw(t, srv.Addr().String(), "")
+		if _, err := huge.c.Write([]byte{0xff, 0xff, 0xff, 0x7f}); err != nil { // a frame far over MaxMessage
+			t.Fatal(err)
+		}
+		huge.expectClosed()
+		rude := dialRaw(t, srv.Addr().String(), "")
+		rude.hello("test/1", "rude")
+		rude.expect(msgWelcome)
+		rude.send([]byte{0xfe})
+		if bye := decodeBye(rude.expect(msgBye)); bye.Reason != ReasonProtocol || !strings.Contains(bye.Text, "unexpected message type 0xfe") {
+			t.Fatalf("bye %+v", bye)
+		}
+		rude.expectClosed()
+
+		cl.do(func() { _ = c.Send(append(c.Begin(msgEcho), "still "...)) })
+		if s := recv(t, got, "echo"); s != "still good" {
+			t.Fatalf("echo %q", s)
+		}
+		sl.waitLog(watchdog, "session: drop", "before hello")
+		sl.waitLog(watchdog, "session: drop", "frame too large")
+		sl.do(func() {
+			if st := srv.Stats(); st.Drops != 2 || st.Sessions != 1 || st.Leaves != 1 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	})
+}

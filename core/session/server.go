@@ -79,7 +79,8 @@ type ServerConfig struct {
 
 	// Accept, if set, decides on each new session (not on a resumed one):
 	// p has its id, hello is ClientConfig.Hello (valid during the call).
-	// Set p.Data here. A non-nil error refuses the client with its text
+	// Set p.Data here; p cannot send yet (it is welcomed after Accept
+	// returns). A non-nil error refuses the client with its text
 	// (ReasonRefused); p is then forgotten.
 	Accept func(p *Peer, hello []byte) error
 	// OnJoin is called once a new session is welcomed: messages sent to p
@@ -531,6 +532,10 @@ func (sc *serverConn) MessageReceived(pl []byte) error {
 	if p == nil {
 		switch typ {
 		case msgHello:
+			if len(pl) >= 2 && pl[1] != wireVersion { // the rest may be laid out otherwise
+				s.refuse(sc, ReasonVersion, fmt.Sprintf("wire version %d, server speaks %d", pl[1], wireVersion))
+				return nil
+			}
 			h, err := decodeHello(pl)
 			if err != nil {
 				return err
@@ -882,6 +887,10 @@ func (p *Peer) RTT() RTT { return p.rtt }
 
 // Resumes is how many times the session was resumed.
 func (p *Peer) Resumes() uint64 { return p.resumes }
+
+// Messages returns how many application messages p sent to the server
+// and the server sent to p, over both paths.
+func (p *Peer) Messages() (in, out uint64) { return p.received, p.sent }
 
 // LastReceived is when p last sent anything, by the reactor's clock.
 func (p *Peer) LastReceived() time.Time { return p.lastRecv }

@@ -355,6 +355,14 @@ func TestRefusalsAndKicks(t *testing.T) {
 			}
 		}
 		sl.waitLog(watchdog, "session: leave", "reason=kicked", "cheating")
+
+		// Another wire version is refused before the rest is read.
+		raw := dialRaw(t, srv.Addr().String(), "")
+		raw.send([]byte{msgHello, wireVersion + 1, 0xff, 0xff})
+		if bye := decodeBye(raw.expect(msgBye)); bye.Reason != ReasonVersion || bye.Text != "wire version 2, server speaks 1" {
+			t.Fatalf("bye %+v", bye)
+		}
+		raw.expectClosed()
 	})
 }
 
