@@ -120,6 +120,11 @@ func TestClientDropsSilentServer(t *testing.T) {
 // sessions and MaxConnsPerAddr connections, each refusal saying which;
 // other addresses are not affected.
 func TestPerAddressLimits(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.3:0"); err != nil {
+		t.Skip("no 127.0.0.2 and 127.0.0.3 on this host:", err)
+	} else {
+		_ = ln.Close()
+	}
 	forEachBackend(t, func(t *testing.T, backend string) {
 		sl := startLoop(t, backend, nil)
 		srv := echoServer(sl, ServerConfig{MaxConnsPerAddr: 2, MaxSessionsPerAddr: 1})
