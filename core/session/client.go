@@ -94,7 +94,7 @@ type State struct {
 	ID       uint32 // the session's id (the player id), from the newest welcome
 	Resumed  bool   // the newest welcome resumed the session the client had
 	Connects uint64 // welcomes received: 1 after the first connection
-	Attempts int    // connection attempts failed in a row (0 while Connected)
+	Attempts int    // connections lost and attempts failed in a row (0 while Connected)
 	// NextAttempt is when the next attempt starts, while waiting to
 	// reconnect; zero otherwise.
 	NextAttempt time.Time

@@ -249,3 +249,56 @@ func TestBadInputDropsOnlyThatClient(t *testing.T) {
 		})
 	})
 }
+
+// TestUDPBindNeedsTokenAndAddress: the server answers a binding only with
+// the session's token and from the IP address of its TCP connection, and
+// answers nothing to anyone else; once bound, its pings are answered.
+func TestUDPBindNeedsTokenAndAddress(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		sl := startLoop(t, backend, nil)
+		srv := echoServer(sl, ServerConfig{UDP: true})
+		raw := dialRaw(t, srv.Addr().String(), "")
+		raw.hello("test/1", "u")
+		w, err := decodeWelcome(raw.expect(msgWelcome))
+		if err != nil || w.udpPort == 0 {
+			t.Fatalf("welcome %+v, %v", w, err)
+		}
+		server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(w.udpPort)}
+		u, err := net.DialUDP("udp", nil, server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		send := func(c *net.UDPConn, p []byte) {
+			if _, err := c.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wrong := w.token
+		wrong[0]++
+		send(u, appendBind(nil, w.id, wrong))     // wrong token
+		send(u, appendBind(nil, w.id+1, w.token)) // wrong session
+		send(u, []byte{msgPing, 0})               // not bound yet
+		bad := uint64(3)
+		if other, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, server); err == nil {
+			send(other, appendBind(nil, w.id, w.token)) // right token, another address
+			_ = other.Close()
+			bad++
+		}
+		send(u, appendBind(nil, w.id, w.token))
+		send(u, appendPing(nil, msgPing, 42))
+		buf := make([]byte, 64)
+		for i, want := range []byte{msgBound, msgPong} {
+			_ = u.SetReadDeadline(time.Now().Add(watchdog))
+			n, err := u.Read(buf)
+			if err != nil || n == 0 || buf[0] != want {
+				t.Fatalf("datagram %d: %x, %v; want type %#x", i, buf[:n], err, want)
+			}
+		}
+		sl.do(func() {
+			if st := srv.Stats(); st.UDPBound != 1 || st.BadDatagrams != bad {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	})
+}

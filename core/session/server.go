@@ -386,8 +386,7 @@ func (s *Server) LoseAll(reason string) <-chan struct{} {
 			_ = sc.t.LoseConnection()
 		}
 	}
-	s.scratch = append(s.scratch[:0], s.peers...)
-	for _, p := range s.scratch {
+	for _, p := range slices.Clone(s.peers) { // OnLeave may call anything, this included
 		s.leave(p, err)
 	}
 	s.checkClosed()
@@ -802,29 +801,34 @@ func (u serverUDP) DatagramReceived(data []byte, from netip.AddrPort) {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	now := s.r.Now()
 	typ := data[0]
+	if typ == msgBind {
+		id, token, ok := decodeBind(data)
+		p := s.Peer(id)
+		if !ok || p == nil || !p.Connected() || p.conn.addr.Addr() != from.Addr() ||
+			subtle.ConstantTimeCompare(p.token[:], token[:]) != 1 {
+			s.stats.BadDatagrams++
+			return
+		}
+		if p.udpAddr != from {
+			if old := s.byUDP[from]; old != nil {
+				s.unbind(old) // another session had this address: a NAT reused it
+			}
+			s.unbind(p)
+			p.udpAddr = from
+			s.byUDP[from] = p
+			s.logf(slog.LevelDebug, "session: udp bound", "id", p.id, "udp", from.String())
+		}
+		p.lastUDP, p.lastRecv = now, now
+		_ = s.udp.WriteTo(append(s.ctl.start(), msgBound), from) // every valid bind is confirmed: a confirmation may be lost
+		return
+	}
 	p := s.byUDP[from]
 	if p == nil {
-		if typ != msgBind {
-			s.stats.BadDatagrams++
-			return
-		}
-		id, token, ok := decodeBind(data)
-		q := s.Peer(id)
-		if !ok || q == nil || q.conn == nil || q.conn.closing || q.conn.addr.Addr() != from.Addr() ||
-			subtle.ConstantTimeCompare(q.token[:], token[:]) != 1 {
-			s.stats.BadDatagrams++
-			return
-		}
-		s.unbind(q)
-		p = q
-		p.udpAddr = from
-		s.byUDP[from] = p
-		s.logf(slog.LevelDebug, "session: udp bound", "id", p.id, "udp", from.String())
+		s.stats.BadDatagrams++
+		return
 	}
 	p.lastUDP, p.lastRecv = now, now
 	switch {
-	case typ == msgBind:
-		_ = s.udp.WriteTo(append(s.ctl.start(), msgBound), from)
 	case typ == msgPing:
 		if t, ok := decodePing(data); ok {
 			_ = s.udp.WriteTo(appendPing(s.ctl.start(), msgPong, t), from)

@@ -106,8 +106,9 @@ var (
 )
 
 // ByeError is a session's end or refusal as the peer stated it: the
-// reason code and its text. errors.Is matches the sentinel of the code
-// (ErrServerFull for ReasonFull, ...).
+// reason code and its text. It unwraps to the sentinel of the code
+// (ErrServerFull for ReasonFull, ...), so errors.Is matches that, and what
+// the sentinel matches (ErrIdleTimeout is a core.ErrTimeout).
 type ByeError struct {
 	Reason Reason
 	Text   string // the peer's words, e.g. "server full (64 sessions)"
@@ -121,11 +122,9 @@ func (e *ByeError) Error() string {
 	return "session: " + e.Reason.String() + ": " + e.Text
 }
 
-// Is reports whether target is the sentinel error of e.Reason.
-func (e *ByeError) Is(target error) bool {
-	s := e.sentinel()
-	return s != nil && target == s
-}
+// Unwrap returns the sentinel error of e.Reason (nil for a reason this
+// version does not know).
+func (e *ByeError) Unwrap() error { return e.sentinel() }
 
 func (e *ByeError) sentinel() error {
 	switch e.Reason {

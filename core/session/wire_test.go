@@ -38,6 +38,12 @@ func TestWireRoundTrips(t *testing.T) {
 	if _, err := decodeHello([]byte{msgHello, wireVersion, 200}); !errors.Is(err, ErrProtocol) || !errors.Is(err, core.ErrBadInput) {
 		t.Fatalf("a truncated hello: %v", err)
 	}
+	if b := (&ByeError{Reason: ReasonTimeout}); !errors.Is(b, ErrIdleTimeout) || !errors.Is(b, core.ErrTimeout) {
+		t.Fatal("a timeout bye is not a timeout")
+	}
+	if b := (&ByeError{Reason: 200}); errors.Unwrap(b) != nil || b.Error() != "session: Reason(200)" {
+		t.Fatalf("an unknown reason: %v", b)
+	}
 	for r := ReasonQuit; r <= ReasonProtocol; r++ {
 		if (&ByeError{Reason: r}).sentinel() == nil || r.String() == "" {
 			t.Errorf("reason %d has no sentinel", r)
