@@ -202,6 +202,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				for range b.N {
 					p.roundTrip(path.typ, path.unreliable)
 				}
+				b.StopTimer() // not the shutdown in the cleanup
 			})
 		}
 	}

@@ -100,7 +100,11 @@ type State struct {
 	NextAttempt time.Time
 
 	UDP          UDPStatus
-	RTT          RTT       // keepalive round trips over TCP, of every connection so far
+	// RTT is the keepalive round trips over TCP, of every connection so
+	// far, as the game sees them: in a frame-driven host (Ebiten) a pong
+	// waits in the reactor's queue until the next drain, so a sample
+	// includes up to one frame.
+	RTT          RTT
 	LastReceived time.Time // when the server was last heard from, by the reactor's clock
 
 	MessagesIn, MessagesOut uint64 // application messages, both paths
