@@ -99,7 +99,7 @@ type State struct {
 	// reconnect; zero otherwise.
 	NextAttempt time.Time
 
-	UDP          UDPStatus
+	UDP UDPStatus
 	// RTT is the keepalive round trips over TCP, of every connection so
 	// far, as the game sees them: in a frame-driven host (Ebiten) a pong
 	// waits in the reactor's queue until the next drain, so a sample
