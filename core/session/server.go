@@ -892,6 +892,16 @@ func (p *Peer) RTT() RTT { return p.rtt }
 // Resumes is how many times the session was resumed.
 func (p *Peer) Resumes() uint64 { return p.resumes }
 
+// ConnStats returns the counters of p's connection (core.ConnStats: bytes
+// in and out, bytes queued unsent), and false while p has none. A server
+// that sends a lot reads Queued to skip a client that does not keep up.
+func (p *Peer) ConnStats() (core.ConnStats, bool) {
+	if p.conn == nil {
+		return core.ConnStats{}, false
+	}
+	return p.conn.t.Stats(), true
+}
+
 // Messages returns how many application messages p sent to the server
 // and the server sent to p, over both paths.
 func (p *Peer) Messages() (in, out uint64) { return p.received, p.sent }

@@ -100,6 +100,14 @@ func TestMessagesAndRTT(t *testing.T) {
 			p := srv.Peer(1)
 			return p != nil && p.RTT().Samples >= 3
 		})
+		sl.do(func() {
+			p := srv.Peer(1)
+			cs, ok := p.ConnStats()
+			in, out := p.Messages()
+			if !ok || cs.BytesIn == 0 || cs.BytesOut == 0 || in != 1 || out != 1 || p.Addr().Port() == 0 || !p.Connected() {
+				t.Errorf("peer: %+v %v, messages %d in %d out, addr %v", cs, ok, in, out, p.Addr())
+			}
+		})
 		cl.do(func() {
 			r := alice.State().RTT
 			if r.Smoothed <= 0 || r.Min <= 0 || r.Min > r.Smoothed*4 {
