@@ -58,7 +58,7 @@ lint: vet
 
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/ ./core/internal/queue/
 	$(GO) test -run '^$$' -bench . -benchmem ./core/session/
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/

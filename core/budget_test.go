@@ -272,3 +272,61 @@ func TestDrainBudgetManyConnectionsFair(t *testing.T) {
 		stopAndDrain(t, r)
 	})
 }
+
+// TestStopDuringFlood: a Stop requested while a flood keeps every frame's
+// budget spent begins the shutdown within a few frames: the work queued
+// before it runs first, the flood's later work does not hold it back.
+func TestStopDuringFlood(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		r := h.newReactor(WithShutdownTimeout(watchdog))
+		var p *partialProto
+		port := listen(t, r, FactoryFunc(func(net.Addr) (Protocol, error) {
+			p = &partialProto{size: 64, cost: 20 * time.Microsecond}
+			p.lost = func(error) {}
+			return p, nil
+		}))
+		var before, queuedFirst bool
+		_, err := r.AddSystemEventTrigger(Before, Shutdown, func() <-chan struct{} {
+			before = true
+			return nil
+		})
+		must(t, err)
+		stopFlood := make(chan struct{})
+		done := goClient(t, port.Addr().String(), func(c *net.TCPConn) {
+			block := make([]byte, 1<<20)
+			for i := 0; i < 512; i++ { // bounded: 512 MiB at most
+				select {
+				case <-stopFlood:
+					return
+				default:
+				}
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				if _, err := c.Write(block); err != nil {
+					return
+				}
+			}
+		})
+		defer func() { close(stopFlood); <-done }()
+		must(t, r.Start())
+		drainUntil(t, r, time.Millisecond, func() bool { return p != nil && p.handled > 5000 }, nil)
+		go func() {
+			must(t, r.CallFromThread(func() { queuedFirst = true }))
+			must(t, r.Stop())
+		}()
+		frames := 0
+		drainUntil(t, r, time.Millisecond, func() bool { return before }, func(DrainStats) {
+			frames++
+			p.sum = p.sum[:0]
+		})
+		if !queuedFirst {
+			t.Fatal("the Before trigger ran before the call queued before Stop")
+		}
+		if frames > 100 {
+			t.Fatalf("the shutdown began %d frames after Stop, under the flood", frames)
+		}
+		t.Logf("the shutdown began %d frames after Stop", frames)
+		for !r.Drain(time.Millisecond).Finished {
+			p.sum = p.sum[:0]
+		}
+	})
+}

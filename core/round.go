@@ -71,6 +71,12 @@ func (r *Reactor) runRound(b *budget) bool {
 	if r.loop.Load() != l || l == nil {
 		return true
 	}
+	// A Stop (or Crash) whose work before it has run begins here too, not
+	// only at the end of a round: under a flood every round is cut short by
+	// the budget, and a shutdown must not wait for the flood to end.
+	if r.handleRequests(l); r.loop.Load() != l {
+		return true
+	}
 	if !r.runSoon(b) || b.spent() {
 		return false
 	}
@@ -128,20 +134,14 @@ func (r *Reactor) runRound(b *budget) bool {
 		r.carryN.Store(int32(k))
 	}
 
-	// Ring entries committed at the start of the round. A Stop seen before
-	// the snapshot was requested after every call in it was committed (the
-	// requester pushed first); one requested later is acted on only when
-	// nothing committed is left, so work queued before a Stop always runs
-	// first, whichever goroutine queued it.
-	stopSeen := r.stopReq.Load()
-	end := r.ring.snapshot()
-	total := end - r.ring.head.Load()
+	// Ring entries committed at the start of the round.
+	total := r.ring.Snapshot()
 	var k uint64 // taken since the last release
 	for taken := uint64(0); taken < total; taken++ {
-		it := *r.ring.at(k) // committed: it is before the snapshot
+		it := *r.ring.At(k) // committed: it is before the snapshot
 		k++
 		if k == releaseBatch {
-			r.ring.release(k)
+			r.ring.Release(k)
 			k = 0
 		}
 		if it.h != nil {
@@ -152,15 +152,15 @@ func (r *Reactor) runRound(b *budget) bool {
 			r.safeCall("CallFromThread", it.fn)
 		}
 		if r.loop.Load() != l {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return true
 		}
 		if b.spent() || !r.runSoon(b) {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return false
 		}
 	}
-	r.ring.release(k)
+	r.ring.Release(k)
 
 	// Thread calls the main thread made while the ring was full.
 	if n := len(r.overflow); n > 0 {
@@ -180,7 +180,7 @@ func (r *Reactor) runRound(b *budget) bool {
 		r.overflow = r.overflow[:rest]
 		r.overN.Store(int32(rest))
 	}
-	r.handleRequests(l, stopSeen)
+	r.handleRequests(l)
 	return true
 }
 
@@ -199,7 +199,7 @@ func (r *Reactor) again(h *handle) {
 	if old := h.pending.Or(queuedBit); old&queuedBit != 0 {
 		return // the poll loop queued an entry for it already
 	}
-	if r.ring.push(entry{h: h}) {
+	if r.ring.Push(entry{h: h}) {
 		if !r.inRound {
 			r.wakeConsumer()
 		}
@@ -246,16 +246,14 @@ func (r *Reactor) runSoon(b *budget) bool {
 	return k == 0
 }
 
-// handleRequests acts, at the end of a round, on what other goroutines
-// (or callbacks) asked for: a poller failure, Stop, Crash. Work queued
-// before Stop has run by then (Twisted runs the shutdown after the
-// iteration's I/O, thread calls and timers too). stopSeen says whether a
-// Stop had been requested when the round took its snapshot of the ring.
-func (r *Reactor) handleRequests(l *loop, stopSeen bool) {
+// handleRequests acts, at the start and the end of a round, on what other
+// goroutines (or callbacks) asked for: a poller failure, Stop, Crash.
+func (r *Reactor) handleRequests(l *loop) {
 	if l == nil || r.handleFailure(l) {
 		return
 	}
-	if r.stopReq.Load() && (stopSeen || r.ring.committed() == 0) && r.stopReq.CompareAndSwap(true, false) {
+	if r.stopDue() && r.stopReq.CompareAndSwap(true, false) {
+		r.stopMarked = false
 		r.shutStart = r.now()
 		r.fireEvent(Shutdown, r.finishShutdown)
 	}
@@ -268,6 +266,24 @@ func (r *Reactor) handleRequests(l *loop, stopSeen bool) {
 		}
 		r.teardown()
 	}
+}
+
+// stopDue reports whether a requested Stop may begin the shutdown now:
+// once every ring entry committed before the main thread first saw the
+// request has been taken. Whoever queued a call and then called Stop had
+// its call committed first, so work queued before a Stop always runs
+// before the Before triggers, whichever goroutine queued it; work queued
+// after it (a busy connection queued again by the budget) does not hold
+// the shutdown back. Main thread, between rounds' work.
+func (r *Reactor) stopDue() bool {
+	if !r.stopReq.Load() {
+		return false
+	}
+	if !r.stopMarked {
+		r.stopMarked = true
+		r.stopMark = r.ring.Head() + r.ring.Snapshot()
+	}
+	return r.ring.Head() >= r.stopMark
 }
 
 // handleFailure shuts the reactor down at once if the poller failed; it

@@ -3,7 +3,10 @@
 package core
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"net"
 	"strings"
@@ -336,6 +339,72 @@ func TestInterleaveDistantCallDoesNotSpin(t *testing.T) {
 			case <-r.Done():
 			}
 			break
+		}
+	})
+}
+
+// TestAbortInsideDataReceivedKeepsOthersIntact: connections that abort
+// inside DataReceived, with more of their bytes still queued, while other
+// connections stream. The queued buffers of the aborted connections go
+// back to the pool once each: a buffer given back twice is later read into
+// for two connections at once, and their bytes get mixed.
+func TestAbortInsideDataReceivedKeepsOthersIntact(t *testing.T) {
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		const streams, each, aborters = 3, 4 << 20, 30
+		sums := map[*protoFuncs]hash.Hash{}
+		sizes := map[*protoFuncs]int{}
+		finished, aborted := 0, 0
+		port := listen(t, r, FactoryFunc(func(net.Addr) (Protocol, error) {
+			p := &protoFuncs{}
+			var kind byte
+			p.data = func(b []byte) {
+				if kind == 0 {
+					kind = b[0]
+				}
+				if kind == 'A' {
+					must(t, p.t.AbortConnection())
+					return
+				}
+				if sums[p] == nil {
+					sums[p] = sha256.New()
+				}
+				sums[p].Write(b)
+				sizes[p] += len(b)
+			}
+			p.lost = func(err error) {
+				if kind == 'A' {
+					aborted++
+				} else {
+					finished++
+				}
+				if finished == streams && aborted == aborters {
+					must(t, r.Stop())
+				}
+			}
+			return p, nil
+		}), WithMaxUnread(256<<10))
+		payload := make([]byte, each)
+		fillRandom(payload, 21)
+		payload[0] = 'S'
+		var dones []<-chan struct{}
+		for i := 0; i < streams; i++ {
+			dones = append(dones, goClient(t, port.Addr().String(), func(c *net.TCPConn) { c.Write(payload) }))
+		}
+		junk := make([]byte, 1<<20)
+		junk[0] = 'A'
+		for i := 0; i < aborters; i++ {
+			dones = append(dones, goClient(t, port.Addr().String(), func(c *net.TCPConn) { c.Write(junk) }))
+		}
+		h.runReactor(r)
+		for _, d := range dones {
+			<-d
+		}
+		want := sha256.Sum256(payload)
+		for p, s := range sums {
+			if sizes[p] != each || !bytes.Equal(s.Sum(nil), want[:]) {
+				t.Fatalf("a stream got %d of %d bytes, checksum equal: %v", sizes[p], each, bytes.Equal(s.Sum(nil), want[:]))
+			}
 		}
 	})
 }

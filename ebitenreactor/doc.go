@@ -33,7 +33,10 @@
 //
 // Every reactor callback runs on Ebitengine's game goroutine, the one that
 // calls Update and Draw, so game state touched by callbacks and by the
-// game needs no locks, and the plugin takes none. The reactor is started
+// game needs no locks, and the plugin takes none. That goroutine is what
+// package core calls the reactor's "main thread"; it is not Ebitengine's
+// main thread (the goroutine that called RunGame, which talks to the GPU
+// and the window system and never runs reactor callbacks). The reactor is started
 // (r.Start) by Wrap on the goroutine that calls it, before the window
 // opens; startup triggers run there.
 //
@@ -50,6 +53,13 @@
 // flush. Once the reactor's shutdown sequence has finished, after-shutdown
 // triggers included, Update returns and the window closes. RunGame returns
 // the game's own error unchanged (nil for ebiten.Termination).
+//
+// Connections flush by default: once the game's own before-shutdown
+// triggers have run, the plugin calls LoseConnection on every open
+// connection and the shutdown waits until each has sent everything queued
+// and closed, so peers receive every byte written before the shutdown,
+// then end of stream. A game that wants its own goodbye order turns this
+// off with WithFlushOnShutdown(false).
 //
 // A shutdown that cannot finish is bounded twice: the reactor cuts off
 // before-shutdown triggers after the shutdown timeout (default 2 s,

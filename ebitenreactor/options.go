@@ -37,9 +37,11 @@ type config struct {
 	history       int
 	logger        *slog.Logger
 	shutdownTO    time.Duration
+	shutdownTOSet bool // WithShutdownTimeout was given
 	shutdownGrace time.Duration
 	signals       []os.Signal
 	handleClose   bool
+	flush         bool
 	graph         *NetGraph
 	runOptions    *ebiten.RunGameOptions
 	errs          []error
@@ -53,6 +55,7 @@ func defaultConfig() config {
 		shutdownGrace: DefaultShutdownGrace,
 		signals:       []os.Signal{os.Interrupt, syscall.SIGTERM},
 		handleClose:   true,
+		flush:         true,
 	}
 }
 
@@ -98,9 +101,10 @@ func WithHistory(n int) Option {
 }
 
 // WithLogger sets where the plugin logs: shutdowns that reached the
-// timeout, reactors abandoned at the hard deadline, signals received. The
-// default is slog.Default(). (The reactor logs through its own logger,
-// core.WithLogger: that is where it names each cut-off trigger.)
+// timeout, reactors abandoned at the hard deadline, signals received. By
+// default the plugin logs through the reactor's logger (core.WithLogger,
+// see (*core.Reactor).Logger), so one logger set on the reactor serves
+// both; this option is only for sending the plugin's lines elsewhere.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
@@ -113,9 +117,11 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithShutdownTimeout sets how long the reactor's shutdown waits for
 // before-shutdown triggers before it cuts them off (the plugin calls
-// r.SetShutdownTimeout(d) in Wrap, replacing any core.WithShutdownTimeout).
-// d must be positive: a game window must close in bounded time. Default
-// DefaultShutdownTimeout.
+// r.SetShutdownTimeout(d) in Wrap). d must be positive: a game window must
+// close in bounded time. Without it the reactor's own timeout
+// (core.WithShutdownTimeout) is used, and if the reactor has none
+// (core's default: wait for ever), DefaultShutdownTimeout: one setting,
+// on the reactor or here, never two that disagree.
 func WithShutdownTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
@@ -123,6 +129,7 @@ func WithShutdownTimeout(d time.Duration) Option {
 			return
 		}
 		c.shutdownTO = d
+		c.shutdownTOSet = true
 	}
 }
 
@@ -171,6 +178,31 @@ func WithSignals(sigs ...os.Signal) Option {
 // (such as ebiten.Termination) from Update.
 func WithCloseHandling(handle bool) Option {
 	return func(c *config) { c.handleClose = handle }
+}
+
+// WithFlushOnShutdown sets whether the plugin closes every connection
+// gracefully when the reactor's shutdown begins, whatever began it (window
+// close, signal, the game's Update ending, r.Stop, Finish). With true, the
+// default, it calls LoseConnection on every open connection
+// ((*core.Reactor).LoseAllConnections) after the game's own
+// Before-shutdown triggers have run, and the shutdown — and the window —
+// waits until each connection has sent everything queued and closed, or
+// until the shutdown timeout (WithShutdownTimeout; a connection's own
+// linger time, core.WithLinger, bounds it too): the peers receive every
+// byte written before the shutdown, then end of stream.
+//
+// With false the plugin leaves connections alone, for a game that wants
+// its own goodbye order (a last message answered before closing, a
+// connection closed after another): it adds its own Before-shutdown
+// trigger and returns a channel that it closes when done. Whatever is
+// still open when the Before-shutdown triggers are done is closed at once
+// by the reactor, and what it had queued is dropped.
+//
+// A game that says goodbye on ShutdownStarted is too late for the default
+// flush (the connections are closing by then, and Write returns
+// core.ErrClosed): write goodbyes from a Before-shutdown trigger instead.
+func WithFlushOnShutdown(flush bool) Option {
+	return func(c *config) { c.flush = flush }
 }
 
 // WithNetGraph attaches a net graph made by NewNetGraph: the plugin feeds

@@ -9,14 +9,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,6 +35,8 @@ var scenarios = map[string]func(*report){
 	"timeout":          timeoutScenario,
 	"flood":            floodScenario,
 	"floodpeers":       floodPeersProcess,
+	"flush-x11":        func(rep *report) { flushScenario(rep, true) },
+	"flush-off-x11":    func(rep *report) { flushScenario(rep, false) },
 	"netgraph":         netGraphScenario,
 	"graphbench":       graphBenchScenario,
 }
@@ -422,251 +421,6 @@ func timeoutScenario(rep *report) {
 		rep.failf("Cause() = %v, want window closed", g.Cause())
 	}
 	close(never)
-	checkLeaks(rep, r, socks)
-}
-
-// floodScenario streams bytes from many peers as fast as they can write
-// while the game runs, and measures the drain against its budget, the
-// ticks per second, and that every byte arrived.
-func floodScenario(rep *report) {
-	setupWindow("flood")
-	conns := envInt("FLOOD_CONNS", 32)
-	frames := envInt("FLOOD_FRAMES", 300)
-	const warm = 30
-	const perConnCap = 1 << 30 // bound on what one peer writes
-	logger := slog.New(&logHandler{rep: rep})
-	r, err := core.New(core.WithLogger(logger))
-	if err != nil {
-		rep.failf("core.New: %v", err)
-		return
-	}
-	socks, err := newSockets()
-	if err != nil {
-		rep.failf("sockets: %v", err)
-		return
-	}
-	buf := make([]byte, 64<<10)
-	var slowest time.Duration // longest DoRead this tick
-	slowByTick := make([]time.Duration, 0, frames+warm+1024)
-	sinks := make([]*sinkConn, conns)
-	peers := make([]*net.TCPConn, conns)
-	lost := 0
-	for i := range sinks {
-		peer, fd, err := socks.pair()
-		if err != nil {
-			rep.failf("pair: %v", err)
-			return
-		}
-		peers[i] = peer
-		sinks[i] = &sinkConn{fd: fd, buf: buf, onLost: func(*sinkConn) { lost++ }, slowest: &slowest}
-	}
-
-	// The peers: each writes a chunk pattern of its own until told to
-	// stop, bounded in bytes and time, then closes.
-	var stop atomic.Bool
-	sent := make([]int64, conns)
-	sentCRC := make([]uint32, conns)
-	var wg sync.WaitGroup
-	external := os.Getenv("FLOOD_EXTERNAL") == "1"
-	var ext *externalPeers
-	startPeers := func() {
-		if external {
-			// The same peers in another process: they compete with the
-			// game for the cores, not for the Go scheduler's Ps.
-			var err error
-			if ext, err = startExternalPeers(peers); err != nil {
-				rep.failf("external peers: %v", err)
-				stop.Store(true)
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					if ext.wait(50 * time.Millisecond) {
-						break
-					}
-				}
-				if err := ext.finish(sent, sentCRC); err != nil {
-					rep.failf("external peers: %v", err)
-				}
-			}()
-			return
-		}
-		for i, p := range peers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer p.Close()
-				chunk := pattern(32<<10, uint32(i+1))
-				_ = p.SetWriteDeadline(time.Now().Add(60 * time.Second))
-				var n int64
-				var crc uint32
-				for !stop.Load() && n < perConnCap {
-					k, err := p.Write(chunk)
-					n += int64(k)
-					crc = crc32.Update(crc, crcTable, chunk[:k])
-					if err != nil {
-						rep.failf("peer %d: write: %v", i, err)
-						break
-					}
-				}
-				sent[i], sentCRC[i] = n, crc
-			}()
-		}
-	}
-	peersDone := make(chan struct{})
-
-	const floodTick = 10
-	ticks := 0
-	var winBytes0, winBytes1 int64
-	var winT0, winT1 time.Time
-	received := func() int64 {
-		var n int64
-		for _, s := range sinks {
-			n += s.n
-		}
-		return n
-	}
-	var g *ebitenreactor.Game
-	var frameBuf []ebitenreactor.Frame
-	game := &testGame{w: 320, h: 240}
-	game.update = func() error {
-		ticks++
-		// The drain of this tick has just run: keep its slowest callback.
-		slowByTick = append(slowByTick, slowest)
-		slowest = 0
-		switch {
-		case ticks == floodTick:
-			startPeers()
-			go func() { wg.Wait(); close(peersDone) }()
-		case ticks == floodTick+warm:
-			winBytes0, winT0 = received(), time.Now()
-		case ticks == floodTick+warm+frames:
-			winBytes1, winT1 = received(), time.Now()
-			// The measurement window is over: read it, then let the
-			// peers finish.
-			frameBuf = g.Frames(frameBuf[:0])
-			stop.Store(true)
-		case ticks > floodTick+warm+frames && lost == conns:
-			select {
-			case <-peersDone:
-				if err := r.Stop(); err != nil && !errors.Is(err, core.ErrNotRunning) {
-					rep.failf("Stop: %v", err)
-				}
-			default:
-			}
-		}
-		if ticks > floodTick+warm+frames+60*30 {
-			rep.failf("the flood did not end within 30s of its window (%d of %d connections ended)", lost, conns)
-			stop.Store(true)
-			return errors.New("scenario timed out")
-		}
-		return nil
-	}
-	g, err = ebitenreactor.Wrap(game, r, ebitenreactor.WithLogger(logger), ebitenreactor.WithHistory(frames+warm+16))
-	if err != nil {
-		rep.failf("Wrap: %v", err)
-		return
-	}
-	for _, s := range sinks {
-		if err := r.AddReader(s); err != nil {
-			rep.failf("AddReader: %v", err)
-		}
-	}
-	runErr := g.Finish(ebiten.RunGame(g.EbitenGame()))
-	if runErr != nil {
-		rep.failf("run returned %v", runErr)
-	}
-	select {
-	case <-peersDone:
-	case <-time.After(10 * time.Second):
-		stop.Store(true)
-		rep.failf("peers did not finish")
-	}
-
-	// Every byte arrived, in order.
-	var total int64
-	for i, s := range sinks {
-		total += s.n
-		if s.n != sent[i] || s.crc != sentCRC[i] {
-			rep.failf("connection %d: received %d bytes crc %08x, peer sent %d crc %08x", i, s.n, s.crc, sent[i], sentCRC[i])
-		}
-		if !errors.Is(s.lost, core.ErrConnectionDone) {
-			rep.failf("connection %d: lost with %v, want a clean EOF", i, s.lost)
-		}
-	}
-
-	// The measurement window: the last `frames` records read at its end.
-	if len(frameBuf) < frames {
-		rep.failf("only %d frames recorded", len(frameBuf))
-		return
-	}
-	win := frameBuf[len(frameBuf)-frames:]
-	// Per frame: the drain's wall-clock time, its CPU time, and the
-	// slowest callback of the tick (ticks count from 1; Seq is the tick).
-	limit := win[0].Budget + 500*time.Microsecond
-	elapsed := make([]time.Duration, 0, frames)
-	cpu := make([]time.Duration, 0, frames)
-	slow := make([]time.Duration, 0, frames)
-	var ran, left, overWall, overOwn int
-	var overSlow []string
-	for _, f := range win {
-		sc := slowByTick[f.Seq-1]
-		elapsed = append(elapsed, f.Elapsed)
-		cpu = append(cpu, f.CPU)
-		slow = append(slow, sc)
-		ran += f.Ran
-		left = max(left, f.Left)
-		if f.Elapsed > limit {
-			overWall++
-			if f.CPU > limit {
-				overOwn++
-			}
-			if len(overSlow) < 6 {
-				overSlow = append(overSlow, fmt.Sprintf("tick %d: drain %v, cpu %v, slowest callback %v, ran %d",
-					f.Seq, f.Elapsed.Round(time.Microsecond), f.CPU.Round(time.Microsecond), sc.Round(time.Microsecond), f.Ran))
-			}
-		}
-	}
-	slices.Sort(elapsed)
-	slices.Sort(cpu)
-	slices.Sort(slow)
-	if len(overSlow) > 0 {
-		rep.event("over budget+0.5ms by the wall clock: %s", strings.Join(overSlow, "; "))
-	}
-	pct := func(s []time.Duration, p int) time.Duration { return s[min(len(s)-1, len(s)*p/100)] }
-	wall := win[len(win)-1].At.Sub(win[0].At)
-	tps := float64(len(win)-1) / wall.Seconds()
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	rep.metric("drain_cpu_p50_us", us(pct(cpu, 50)))
-	rep.metric("drain_cpu_p99_us", us(pct(cpu, 99)))
-	rep.metric("drain_cpu_max_us", us(cpu[len(cpu)-1]))
-	rep.metric("frames_over_wall", float64(overWall))
-	rep.metric("frames_over_own", float64(overOwn))
-	rep.metric("slowest_callback_p50_us", us(pct(slow, 50)))
-	rep.metric("slowest_callback_p99_us", us(pct(slow, 99)))
-	rep.metric("slowest_callback_max_us", us(slow[len(slow)-1]))
-	rep.metric("conns", float64(conns))
-	rep.metric("frames", float64(len(win)))
-	rep.metric("budget_us", us(win[0].Budget))
-	rep.metric("drain_p50_us", us(pct(elapsed, 50)))
-	rep.metric("drain_p99_us", us(pct(elapsed, 99)))
-	rep.metric("drain_max_us", us(elapsed[len(elapsed)-1]))
-	rep.metric("slowest_callback_p50_us", us(pct(slow, 50)))
-	rep.metric("slowest_callback_p99_us", us(pct(slow, 99)))
-	rep.metric("slowest_callback_max_us", us(slow[len(slow)-1]))
-	rep.metric("tps", tps)
-	rep.metric("callbacks_per_frame", float64(ran)/float64(len(win)))
-	rep.metric("max_left", float64(left))
-	rep.metric("total_bytes", float64(total))
-	rep.metric("race", boolMetric(raceEnabled))
-	rep.metric("gomaxprocs", float64(runtime.GOMAXPROCS(0)))
-	rep.metric("external_peers", boolMetric(external))
-	// Bytes taken in during the window, as the sinks counted them (raw
-	// descriptors are not in the reactor's transport counters).
-	rep.metric("window_bytes_per_sec", float64(winBytes1-winBytes0)/winT1.Sub(winT0).Seconds())
-	rep.metric("window_bytes_per_tick", float64(winBytes1-winBytes0)/float64(frames))
 	checkLeaks(rep, r, socks)
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
+
+	"github.com/threadedselect/reactor/core"
 )
 
 // Cause says what started the reactor's shutdown.
@@ -38,7 +40,9 @@ func (c Cause) String() string {
 // game's Update of the tick on which it noticed the shutdown (or, if
 // ebiten.RunGame had already returned, from Finish on its goroutine). The
 // game's Update and Draw go on being called until the shutdown finishes,
-// unless Update itself returned an error.
+// unless Update itself returned an error. By then the connections are
+// already closing (WithFlushOnShutdown): write a last message from a
+// Before-shutdown trigger instead.
 type ShutdownObserver interface {
 	ShutdownStarted(cause Cause)
 }
@@ -106,6 +110,12 @@ func (g *Game) tryStop() {
 // shutdownBegan is the plugin's Before-shutdown trigger: the reactor has
 // begun its shutdown, whoever asked for it. It runs on the main thread,
 // inside a drain.
+//
+// With WithFlushOnShutdown(true), the default, it adds flushConnections as
+// one more Before-shutdown trigger: a trigger added while the phase runs
+// runs in the same firing, after every trigger already registered, so the
+// game's own Before triggers (its goodbyes) write first, and the flush
+// closes what they left open.
 func (g *Game) shutdownBegan() <-chan struct{} {
 	g.sd.began = true
 	if g.r.Err() != nil {
@@ -113,7 +123,26 @@ func (g *Game) shutdownBegan() <-chan struct{} {
 	} else {
 		g.setCause(CauseReactorStopped)
 	}
+	if !g.cfg.flush {
+		return nil
+	}
+	if _, err := g.r.AddSystemEventTrigger(core.Before, core.Shutdown, g.flushConnections); err != nil {
+		// Cannot happen with these arguments; flush now rather than not.
+		g.log.Warn("ebitenreactor: could not defer the flush of the connections; flushing them now", "err", err)
+		return g.flushConnections()
+	}
 	return nil
+}
+
+// flushConnections is the last Before-shutdown trigger
+// (WithFlushOnShutdown): LoseConnection on every open connection, and the
+// shutdown waits — bounded by the shutdown timeout — until each has sent
+// everything queued and closed.
+func (g *Game) flushConnections() <-chan struct{} {
+	st := g.r.Stats()
+	g.log.Debug("ebitenreactor: closing every connection once it has sent what is queued",
+		"conns", st.Conns, "queuedBytes", st.QueuedBytes)
+	return g.r.LoseAllConnections()
 }
 
 // notifyShutdown tells a ShutdownObserver game, once.

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -220,55 +219,6 @@ func (t *threads) report(rep *report, allowed []uint64, need ...int) {
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
-// sinkConn reads everything its peer sends, counting bytes and checksum,
-// until EOF. One read per DoRead, so a callback stays short.
-type sinkConn struct {
-	fd     int
-	buf    []byte // shared among sinks: callbacks run one at a time
-	n      int64
-	crc    uint32
-	lost   error
-	th     *threads
-	onLost func(*sinkConn)
-	// slowest, if set, keeps the longest DoRead since the game reset it.
-	slowest *time.Duration
-}
-
-func (c *sinkConn) Fd() int { return c.fd }
-
-func (c *sinkConn) DoRead() error {
-	if c.slowest != nil {
-		t0 := time.Now()
-		defer func() { *c.slowest = max(*c.slowest, time.Since(t0)) }()
-	}
-	c.th.check(kindRead)
-	n, err := unix.Read(c.fd, c.buf)
-	switch {
-	case n > 0:
-		c.n += int64(n)
-		c.crc = crc32.Update(c.crc, crcTable, c.buf[:n])
-		return nil
-	case err == unix.EAGAIN || err == unix.EINTR:
-		return nil
-	case err != nil:
-		return err
-	default:
-		return io.EOF
-	}
-}
-
-func (c *sinkConn) ConnectionLost(reason error) {
-	c.th.check(kindLost)
-	if c.fd >= 0 {
-		unix.Close(c.fd)
-		c.fd = -1
-	}
-	c.lost = reason
-	if c.onLost != nil {
-		c.onLost(c)
-	}
-}
 
 // linkConn is the game side of a connection that says goodbye: it sends
 // its queue, and when asked to close (a before-shutdown trigger) it sends
