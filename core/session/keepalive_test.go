@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,8 @@ func TestClientDropsSilentServer(t *testing.T) {
 
 // TestPerAddressLimits: one IP address gets at most MaxSessionsPerAddr
 // sessions and MaxConnsPerAddr connections, each refusal saying which;
-// other addresses are not affected.
+// beyond twice MaxConnsPerAddr a connection is closed at accept; other
+// addresses, and exempt ones, are not affected.
 func TestPerAddressLimits(t *testing.T) {
 	if ln, err := net.Listen("tcp", "127.0.0.3:0"); err != nil {
 		t.Skip("no 127.0.0.2 and 127.0.0.3 on this host:", err)
@@ -127,7 +129,8 @@ func TestPerAddressLimits(t *testing.T) {
 	}
 	forEachBackend(t, func(t *testing.T, backend string) {
 		sl := startLoop(t, backend, nil)
-		srv := echoServer(sl, ServerConfig{MaxConnsPerAddr: 2, MaxSessionsPerAddr: 1})
+		srv := echoServer(sl, ServerConfig{MaxConnsPerAddr: 2, MaxSessionsPerAddr: 1, Linger: time.Minute,
+			AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}})
 		addr := srv.Addr().String()
 		a1 := dialRaw(t, addr, "127.0.0.2")
 		a1.hello("test/1", "a1")
@@ -143,23 +146,63 @@ func TestPerAddressLimits(t *testing.T) {
 		sl.waitFor("the refused connection gone", watchdog, func() bool { return srv.Stats().Conns == 1 })
 		a3 := dialRaw(t, addr, "127.0.0.2") // connected, no hello yet
 		sl.waitFor("two connections", watchdog, func() bool { return srv.Stats().Conns == 2 })
-		a4 := dialRaw(t, addr, "127.0.0.2")
-		if bye := decodeBye(a4.expect(msgBye)); bye.Reason != ReasonAddrLimit || bye.Text != "too many connections from 127.0.0.2 (limit 2)" {
-			t.Fatalf("bye %+v", bye)
+		// Two more get a Bye, and stay open (the server waits for them to
+		// close, up to its linger of a minute)...
+		for range 2 {
+			a := dialRaw(t, addr, "127.0.0.2")
+			if bye := decodeBye(a.expect(msgBye)); bye.Reason != ReasonAddrLimit || bye.Text != "too many connections from 127.0.0.2 (limit 2)" {
+				t.Fatalf("bye %+v", bye)
+			}
 		}
-		a4.expectClosed()
+		// ... and with four open, the next one is closed at accept.
+		a6 := dialRaw(t, addr, "127.0.0.2")
+		if p, err := a6.read(); err == nil {
+			t.Fatalf("got %x, want the connection closed", p)
+		}
+		sl.waitLog(watchdog, "session: drop", "addr=127.0.0.2", "too many connections from the address")
 
-		b1 := dialRaw(t, addr, "127.0.0.3")
-		b1.hello("test/1", "b1")
-		b1.expect(msgWelcome)
+		// An exempt address: two sessions, although the limit is one.
+		for _, name := range []string{"b1", "b2"} {
+			b := dialRaw(t, addr, "127.0.0.3")
+			b.hello("test/1", name)
+			b.expect(msgWelcome)
+		}
 		a3.hello("test/1", "a3") // still one session from 127.0.0.2
 		decodeBye(a3.expect(msgBye))
 		sl.waitLog(watchdog, "session: refuse", "addr=127.0.0.2", "too many connections")
 		sl.do(func() {
-			if st := srv.Stats(); st.Sessions != 2 || st.Refused != 3 {
+			if st := srv.Stats(); st.Sessions != 3 || st.Refused != 4 || st.Drops != 1 {
 				t.Errorf("stats %+v", st)
 			}
 		})
+	})
+}
+
+// TestServerDropsClientThatDoesNotRead: on a fake clock, a client that
+// keeps sending but never answers the server's pings is dropped at
+// PongTimeout, although it is not idle.
+func TestServerDropsClientThatDoesNotRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		clk := core.NewFakeClock(time.Unix(1000, 0))
+		sl := startLoop(t, backend, nil, core.WithClock(clk))
+		detached := make(chan error, 1)
+		srv := echoServer(sl, ServerConfig{IdleTimeout: 10 * time.Second, PongTimeout: 3 * time.Second,
+			OnDetach: func(p *Peer, err error) { detached <- err }})
+		raw := dialRaw(t, srv.Addr().String(), "")
+		raw.hello("test/1", "deaf")
+		raw.expect(msgWelcome)
+		_ = clk.Advance(time.Second)
+		raw.expect(msgPing) // the server's first ping: never answered
+		for range 3 {
+			raw.send(appendPing(nil, msgPing, 1)) // but the client is not silent
+			raw.expect(msgPong)
+			_ = clk.Advance(time.Second)
+		}
+		err := recv(t, detached, "detach")
+		if !errors.Is(err, ErrNotReading) || !errors.Is(err, core.ErrTimeout) || !strings.Contains(err.Error(), "no answer to a ping for 3s") {
+			t.Fatalf("detached with %v", err)
+		}
+		raw.expectClosed()
 	})
 }
 
@@ -227,6 +270,12 @@ func TestBadInputDropsOnlyThatClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		huge.expectClosed()
+		malformed := dialRaw(t, srv.Addr().String(), "")
+		malformed.send([]byte{msgHello, wireVersion, 0xff}) // every hello gets an answer
+		if bye := decodeBye(malformed.expect(msgBye)); bye.Reason != ReasonProtocol || bye.Text != "malformed hello" {
+			t.Fatalf("bye %+v", bye)
+		}
+		malformed.expectClosed()
 		rude := dialRaw(t, srv.Addr().String(), "")
 		rude.hello("test/1", "rude")
 		rude.expect(msgWelcome)

@@ -35,9 +35,14 @@ type ServerConfig struct {
 	// Default 4×MaxSessions+16.
 	MaxConns int
 	// MaxConnsPerAddr and MaxSessionsPerAddr bound the connections and the
-	// sessions of one IP address; beyond them the client is refused with
-	// ReasonAddrLimit. 0 means no limit: set both on a public server.
+	// sessions of one address (an IPv4 address, or an IPv6 /64); beyond
+	// them the client is refused with ReasonAddrLimit, and beyond twice
+	// MaxConnsPerAddr a connection is closed as soon as it is accepted.
+	// 0 means no limit: set both on a public server.
 	MaxConnsPerAddr, MaxSessionsPerAddr int
+	// AddrLimitExempt lists the addresses the per-address limits do not
+	// apply to (say netip.MustParsePrefix("127.0.0.0/8") for local bots).
+	AddrLimitExempt []netip.Prefix
 
 	HandshakeTimeout time.Duration // from accepted to Hello; default 5s
 	// IdleTimeout: a connection that sends nothing (its pings included)
@@ -45,6 +50,12 @@ type ServerConfig struct {
 	// told it and ping at least three times within it.
 	IdleTimeout  time.Duration
 	PingInterval time.Duration // how often the server pings each client, for its RTT; default 1s
+	// PongTimeout: a client that has not answered a ping sent this long
+	// ago is dropped (ErrNotReading), even if it sends: a client that
+	// writes but never reads can hide behind a kernel that acknowledges
+	// everything into a growing receive buffer. Default IdleTimeout;
+	// negative: off.
+	PongTimeout time.Duration
 	// Grace is how long a session whose connection was lost (not one
 	// that quit or was kicked) is kept for its client to resume it; default
 	// 10s, negative: none.
@@ -120,6 +131,7 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	def(&c.HandshakeTimeout, 5*time.Second)
 	def(&c.IdleTimeout, 10*time.Second)
 	def(&c.PingInterval, time.Second)
+	def(&c.PongTimeout, c.IdleTimeout)
 	def(&c.Grace, 10*time.Second)
 	def(&c.UDPTimeout, 3*time.Second)
 	def(&c.Linger, 2*time.Second)
@@ -177,7 +189,7 @@ type Server struct {
 	conns   map[*serverConn]struct{}
 	peers   []*Peer // by increasing id
 	byUDP   map[netip.AddrPort]*Peer
-	perAddr map[netip.Addr]*addrCount
+	perAddr map[netip.Prefix]*addrCount
 
 	closing  bool
 	closedCh chan struct{}
@@ -208,7 +220,7 @@ func Listen(r *core.Reactor, cfg ServerConfig) (*Server, error) {
 		r: r, cfg: cfg, log: cfg.Logger,
 		conns:   make(map[*serverConn]struct{}),
 		byUDP:   make(map[netip.AddrPort]*Peer),
-		perAddr: make(map[netip.Addr]*addrCount),
+		perAddr: make(map[netip.Prefix]*addrCount),
 		epoch:   r.Now(),
 		logs:    tokenBucket{rate: cfg.LogRate, burst: 5 * cfg.LogRate},
 	}
@@ -408,6 +420,9 @@ func (s *Server) start() {
 	if s.cfg.Grace > 0 {
 		d = min(d, s.cfg.Grace/4)
 	}
+	if s.cfg.PongTimeout > 0 {
+		d = min(d, s.cfg.PongTimeout/4)
+	}
 	d = min(max(d, 5*time.Millisecond), 250*time.Millisecond)
 	s.tick, _ = s.r.CallEvery(d, s.onTick)
 }
@@ -438,8 +453,16 @@ func (s *Server) onTick() {
 			_ = sc.t.AbortWithError(fmt.Errorf("%w: nothing from the client for %v", ErrIdleTimeout, s.cfg.IdleTimeout))
 			continue
 		}
+		if s.cfg.PongTimeout > 0 && !p.pingWait.IsZero() && now.Sub(p.pingWait) >= s.cfg.PongTimeout {
+			sc.closing = true
+			_ = sc.t.AbortWithError(fmt.Errorf("%w: no answer to a ping for %v", ErrNotReading, s.cfg.PongTimeout))
+			continue
+		}
 		if now.Sub(p.lastPing) >= s.cfg.PingInterval {
 			p.lastPing = now
+			if p.pingWait.IsZero() {
+				p.pingWait = now
+			}
 			_, _ = sc.t.Write(s.ctl.frame(appendPing(s.ctl.start(), msgPing, int64(now.Sub(s.epoch)))))
 		}
 		if p.udpAddr.IsValid() && now.Sub(p.lastUDP) >= s.cfg.UDPTimeout {
@@ -464,27 +487,58 @@ func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
 		ap := ta.AddrPort()
 		sc.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
+	if lim := s.cfg.MaxConnsPerAddr; lim > 0 && s.limited(sc.addr.Addr()) {
+		if n := s.perAddr[addrKey(sc.addr.Addr())]; n != nil && n.conns >= 2*lim {
+			s.stats.Drops++
+			s.logf(slog.LevelWarn, "session: drop", "addr", sc.addr.String(), "err", "too many connections from the address", "open", n.conns)
+			return nil, fmt.Errorf("session: %d connections from %v", n.conns, sc.addr.Addr())
+		}
+	}
 	return framing.NewProtocol(sc, s.cfg.MaxMessage), nil
 }
 
+// addrKey is what the per-address limits count under: an IPv4 address, or
+// the /64 of an IPv6 one (a host or a customer usually has a whole /64, so
+// counting single IPv6 addresses would limit nothing).
+func addrKey(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32)
+	}
+	p, _ := ip.Prefix(64) // the zero Prefix for the zero Addr
+	return p
+}
+
+// limited reports whether the per-address limits apply to ip.
+func (s *Server) limited(ip netip.Addr) bool {
+	for _, p := range s.cfg.AddrLimitExempt {
+		if p.Contains(ip.Unmap()) {
+			return false
+		}
+	}
+	return ip.IsValid()
+}
+
 func (s *Server) count(ip netip.Addr) *addrCount {
-	n := s.perAddr[ip]
+	k := addrKey(ip)
+	n := s.perAddr[k]
 	if n == nil {
 		n = &addrCount{}
-		s.perAddr[ip] = n
+		s.perAddr[k] = n
 	}
 	return n
 }
 
 func (s *Server) uncount(ip netip.Addr, conns, sessions int) {
-	n := s.perAddr[ip]
+	k := addrKey(ip)
+	n := s.perAddr[k]
 	if n == nil {
 		return
 	}
 	n.conns -= conns
 	n.sessions -= sessions
 	if n.conns <= 0 && n.sessions <= 0 {
-		delete(s.perAddr, ip)
+		delete(s.perAddr, k)
 	}
 }
 
@@ -515,7 +569,7 @@ func (sc *serverConn) ConnectionMade(t core.Transport) {
 	s.conns[sc] = struct{}{}
 	n := s.count(sc.addr.Addr())
 	n.conns++
-	if s.cfg.MaxConnsPerAddr > 0 && n.conns > s.cfg.MaxConnsPerAddr {
+	if s.cfg.MaxConnsPerAddr > 0 && n.conns > s.cfg.MaxConnsPerAddr && s.limited(sc.addr.Addr()) {
 		s.refuse(sc, ReasonAddrLimit, fmt.Sprintf("too many connections from %v (limit %d)", sc.addr.Addr(), s.cfg.MaxConnsPerAddr))
 	}
 }
@@ -536,8 +590,9 @@ func (sc *serverConn) MessageReceived(pl []byte) error {
 				return nil
 			}
 			h, err := decodeHello(pl)
-			if err != nil {
-				return err
+			if err != nil { // every hello gets an answer
+				s.refuse(sc, ReasonProtocol, "malformed hello")
+				return nil
 			}
 			s.hello(sc, h)
 			return nil
@@ -572,6 +627,7 @@ func (sc *serverConn) MessageReceived(pl []byte) error {
 	case msgPong:
 		if t, ok := decodePing(pl); ok && t >= 0 {
 			p.rtt.Add(s.r.Now().Sub(s.epoch) - time.Duration(t))
+			p.pingWait = time.Time{}
 		}
 	case msgUnbind:
 		s.unbind(p)
@@ -634,7 +690,7 @@ func (s *Server) hello(sc *serverConn, h hello) {
 		s.refuse(sc, ReasonFull, fmt.Sprintf("server full (%d sessions)", s.cfg.MaxSessions))
 		return
 	}
-	if lim := s.cfg.MaxSessionsPerAddr; lim > 0 && s.count(ip).sessions >= lim {
+	if lim := s.cfg.MaxSessionsPerAddr; lim > 0 && s.limited(ip) && s.count(ip).sessions >= lim {
 		s.refuse(sc, ReasonAddrLimit, fmt.Sprintf("too many sessions from %v (limit %d)", ip, lim))
 		return
 	}
@@ -701,7 +757,7 @@ func (s *Server) attach(sc *serverConn, p *Peer, resumed bool) {
 	now := s.r.Now()
 	sc.peer, p.conn = p, sc
 	p.addr = sc.addr
-	p.detachedAt, p.lastRecv, p.lastPing = time.Time{}, now, time.Time{}
+	p.detachedAt, p.lastRecv, p.lastPing, p.pingWait = time.Time{}, now, time.Time{}, time.Time{}
 	var udpPort uint16
 	if s.udp != nil {
 		udpPort = s.udp.LocalAddr().Port()
@@ -860,6 +916,7 @@ type Peer struct {
 	detachedAt time.Time
 	lastRecv   time.Time
 	lastPing   time.Time
+	pingWait   time.Time // when the oldest unanswered ping was sent; zero: none
 	lastUDP    time.Time
 	udpAddr    netip.AddrPort
 	rtt        RTT

@@ -93,6 +93,8 @@ var (
 	ErrReplaced = errors.New("session: replaced by a newer connection")
 	// ErrIdleTimeout: the peer sent nothing for the idle timeout.
 	ErrIdleTimeout = fmt.Errorf("%w: peer silent", core.ErrTimeout)
+	// ErrNotReading: the client answered no ping for ServerConfig.PongTimeout.
+	ErrNotReading = fmt.Errorf("%w: peer not reading", core.ErrTimeout)
 	// ErrHandshakeTimeout: no Hello (server) or Welcome (client) in time.
 	ErrHandshakeTimeout = fmt.Errorf("%w: no handshake", core.ErrTimeout)
 	// ErrGraceExpired: a lost session was not resumed within the grace period.
