@@ -171,7 +171,8 @@ type ClientConfig struct {
 	OnConnect func(c *Client, w Welcome)
 	// OnStatus, if set, is called after every change of State.Status.
 	OnStatus func(c *Client)
-	// Logger receives the client's debug lines; default slog.Default().
+	// Logger receives the client's debug lines; default the reactor's
+	// (core.WithLogger).
 	Logger *slog.Logger
 	// ConnectOptions are passed to core's ConnectTCP.
 	ConnectOptions []core.ListenOption
@@ -206,9 +207,6 @@ func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	}
 	if c.MaxDatagram <= 0 {
 		c.MaxDatagram = 1200
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
 	}
 	c.Backoff = c.Backoff.withDefaults()
 	return c, nil
@@ -267,6 +265,9 @@ type Client struct {
 func Dial(r *core.Reactor, cfg ClientConfig) (*Client, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: session: nil reactor", core.ErrInvalidArgument)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = r.Logger()
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -76,10 +76,12 @@
 //
 // Listen keeps a table of sessions: ids (the smallest free one, from 1),
 // tokens, and connections. It drops a connection that does not say Hello
-// within ServerConfig.HandshakeTimeout or goes silent for IdleTimeout,
+// within ServerConfig.HandshakeTimeout, goes silent for IdleTimeout, or
+// answers no ping for PongTimeout (a client that writes but never reads);
 // refuses clients beyond MaxSessions ("server full (64 sessions)") or
-// beyond the per-address limits with a Bye that says so, and keeps a
-// session whose connection was lost for Grace, for its client to resume.
+// beyond the per-address limits (an IPv4 address or an IPv6 /64) with a
+// Bye that says so; and keeps a session whose connection was lost for
+// Grace, for its client to resume.
 // OnJoin, OnResume, OnDetach and OnLeave tell the application; Peer.Data
 // carries its state. LoseAll(reason) ends everything with a Bye and
 // returns a channel closed when every connection is gone; Listen registers

@@ -82,7 +82,8 @@ type ServerConfig struct {
 	// burst of five times as many; suppressed lines are counted
 	// (ServerStats.LogSuppressed). Default 20; negative: no bound.
 	LogRate float64
-	// Logger receives the server's log lines; default slog.Default().
+	// Logger receives the server's log lines; default the reactor's
+	// (core.WithLogger).
 	Logger *slog.Logger
 	// ListenOptions are passed to core's ListenTCP, after the server's own
 	// (core.WithLinger(Linger)).
@@ -150,9 +151,6 @@ func (c ServerConfig) withDefaults() (ServerConfig, error) {
 	if c.LogRate == 0 {
 		c.LogRate = 20
 	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
 	return c, nil
 }
 
@@ -211,6 +209,9 @@ type addrCount struct{ conns, sessions int }
 func Listen(r *core.Reactor, cfg ServerConfig) (*Server, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: session: nil reactor", core.ErrInvalidArgument)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = r.Logger()
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -129,7 +129,7 @@ func run(args []string) int {
 	g := &Game{auto: *auto}
 	// Dial connects once RunGame starts the reactor, reconnects by itself,
 	// and says goodbye when the window closes (a before-shutdown trigger).
-	g.c, err = session.Dial(r, session.ClientConfig{Addr: *addr, App: pong.App, UDP: true, Logger: log,
+	g.c, err = session.Dial(r, session.ClientConfig{Addr: *addr, App: pong.App, UDP: true,
 		OnConnect: func(*session.Client, session.Welcome) { g.dir = 0 }, // a new session knows no direction
 		OnStatus: func(c *session.Client) {
 			st := c.State()
@@ -148,7 +148,7 @@ func run(args []string) int {
 	})
 	ebiten.SetWindowTitle("paddles")
 	ebiten.SetWindowSize(2*pong.W, 2*pong.H)
-	if err := ebitenreactor.RunGame(g, r, ebitenreactor.WithLogger(log)); err != nil {
+	if err := ebitenreactor.RunGame(g, r); err != nil { // it logs through the reactor's logger
 		log.Error("game", "err", err)
 		return 1
 	}

@@ -88,7 +88,7 @@ func TestPlaysOverTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := pong.Serve(r, "127.0.0.1:0", log)
+	srv, err := pong.Serve(r, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

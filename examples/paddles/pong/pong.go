@@ -6,7 +6,6 @@ package pong
 import (
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
@@ -137,7 +136,8 @@ func (g *Game) bounce(side int) {
 
 // Serve starts a server on r listening on addr (TCP, and UDP on the same
 // port): it steps the game every tick and sends the court to everybody.
-func Serve(r *core.Reactor, addr string, log *slog.Logger) (*session.Server, error) {
+// It logs through the reactor's logger.
+func Serve(r *core.Reactor, addr string) (*session.Server, error) {
 	g := NewGame()
 	// A paddle stops when its player goes, and when it comes back (the
 	// client then says where it goes).
@@ -147,7 +147,7 @@ func Serve(r *core.Reactor, addr string, log *slog.Logger) (*session.Server, err
 		}
 	}
 	srv, err := session.Listen(r, session.ServerConfig{Addr: addr, App: App, UDP: true,
-		MaxSessions: 16, MaxSessionsPerAddr: 8, MaxConnsPerAddr: 16, Logger: log,
+		MaxSessions: 16, MaxSessionsPerAddr: 8, MaxConnsPerAddr: 16,
 		OnDetach: stop, OnLeave: stop, OnResume: func(p *session.Peer) { stop(p, nil) }})
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Serve(r, "127.0.0.1:0", log)
+	srv, err := Serve(r, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

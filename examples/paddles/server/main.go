@@ -25,7 +25,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	r, err := core.New(core.WithLogger(log))
 	if err == nil {
-		_, err = pong.Serve(r, *addr, log) // its before-shutdown trigger says goodbye to everybody
+		_, err = pong.Serve(r, *addr) // its before-shutdown trigger says goodbye to everybody
 	}
 	if err != nil {
 		log.Error("start", "err", err)
