@@ -33,11 +33,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		_ = r.Stop()
-	}()
-	if err := r.Run(); err != nil {
+	if err := r.RunContext(ctx); err != nil { // a signal stops the reactor: goodbyes, then return
 		log.Error("reactor", "err", err)
 		os.Exit(1)
 	}
