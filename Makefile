@@ -14,11 +14,11 @@ TEST_TIMEOUT ?= 20m
 CROSS := windows/amd64 darwin/arm64 darwin/amd64 freebsd/amd64 linux/arm64
 HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 	./examples/multiplayer/netclient/... ./examples/multiplayer/server/... ./examples/multiplayer/bots/... \
-	./examples/multiplayer/demo/...
+	./examples/multiplayer/demo/... ./examples/paddles/pong/... ./examples/paddles/server/...
 EBITEN_CROSS := windows/amd64
-EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
+EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/... ./examples/paddles
 
-.PHONY: all deps build test vet cross lint bench run clean
+.PHONY: all deps build test vet cross lint bench soak run clean
 
 all: build
 
@@ -56,9 +56,19 @@ test: deps vet cross
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
+# The model-based test of the stream transports (core/stream_model_test.go)
+# with many more cases than make test runs: SOAK_CHECKS cases per backend
+# and driver (make soak SOAK_CHECKS=5000). A failure prints the case rapid
+# shrank and how to rerun it (-rapid.seed).
+SOAK_CHECKS ?= 1000
+SOAK_TIMEOUT ?= 3h
+soak: deps
+	$(GO) test -race -count=1 -timeout $(SOAK_TIMEOUT) -run '^TestStreamModel$$' ./core/ -rapid.checks=$(SOAK_CHECKS) -rapid.shrinktime=2m
+
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/ ./core/internal/queue/
+	$(GO) test -run '^$$' -bench . -benchmem ./core/session/
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench

@@ -9,7 +9,20 @@
 // transports, timers, thread calls, system event triggers — runs there, so
 // program state touched only by callbacks needs no locks. Other goroutines
 // talk to the reactor only through CallFromThread and Stop (and the
-// read-only Running, Done, Err, Stats).
+// read-only Running, Stopping, Done, Err, Stats).
+//
+// "Main thread" here means that goroutine, whatever OS thread it is on. In
+// an Ebiten game it is the game goroutine that calls Update, which is not
+// the goroutine that called ebiten.RunGame (Ebiten's own "main thread",
+// where it talks to the GPU and the window system); package ebitenreactor
+// makes Update's goroutine the reactor's main thread.
+//
+// Before the reactor starts (Run, Start or Interleave), the goroutine that
+// will drive it may already register what the program needs: ListenTCP,
+// ListenUDP, ConnectTCP (the attempt begins when the reactor starts),
+// AdoptConn, AdoptListener, AddReader/AddWriter, CallLater, CallEvery,
+// system event triggers, CallWhenRunning. CallFromThread is safe from any
+// goroutine at any time; calls made before the start run once it runs.
 //
 // Readiness is waited for by a poll thread (one per reactor, a goroutine
 // locked to its OS thread, using epoll on Linux, kqueue on macOS and the
@@ -59,6 +72,38 @@
 //	IReadDescriptor/IWriteDescriptor          ReadDescriptor/WriteDescriptor
 //	ReactorNotRunning / AlreadyRunning / NotRestartable  ErrNotRunning / ErrAlreadyRunning / ErrNotRestartable
 //	AlreadyCalled / AlreadyCancelled          ErrAlreadyCalled / ErrAlreadyCancelled
+//
+// # Transports: two implementations, chosen per connection
+//
+// A stream connection, a listening port and a UDP port are each
+// descriptor-backed or goroutine-backed, chosen where they are made. On a
+// backend with a poller (unix), the reactor's own sockets and adopted
+// sockets of package net (*net.TCPConn, *net.TCPListener, ...) are
+// descriptor-backed: the poll thread moves their bytes. Anything else — a
+// *tls.Conn, a net.Pipe end, a WebSocket's net.Conn, a listener that hands
+// those out — is goroutine-backed, on every backend: a reader and a writer
+// goroutine on the Go runtime's poller queue the same ring entries. On the
+// portable backend (and so on Windows) everything is goroutine-backed. The
+// main thread cannot tell them apart: the same callbacks, ordering and
+// budget, ConnectionLost exactly once, the same shutdown.
+//
+// # Where things are
+//
+//	drive.go, drive_run.go, drive_threaded.go, drive_interleave.go
+//	                 the three drivers and their common startup
+//	round.go         one round of the main thread's work, and the budget
+//	timers.go, clock.go    CallLater, CallEvery, DelayedCall; FakeClock
+//	events.go, shutdown.go system events, Stop and the shutdown sequence
+//	handle.go        registrations: the slot table, ConnIDs
+//	descriptors.go   raw descriptors (AddReader, AddWriter)
+//	transport.go, tcp.go   the public stream API; TCP ports and connectors
+//	stream.go        the logic a stream connection's two implementations share
+//	stream_fd_unix.go, stream_go.go, listen_*.go, dial_*.go
+//	                 descriptor-backed (_fd_unix) and goroutine-backed (_go)
+//	udp.go, udp_fd_unix.go, udp_go.go      datagram transports, likewise
+//	buffers.go       read chunks, write queues, their pools
+//	internal/poller  epoll, kqueue, poll(2), portable; the wake-ups
+//	internal/queue   the ring to the main thread, and each connection's reads
 //
 // # Where it differs from Twisted, on purpose
 //

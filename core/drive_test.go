@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
 )
 
 // Tests of each way of driving the reactor.
@@ -122,20 +124,20 @@ func TestDrainZeroRunsOneRoundWithoutBlocking(t *testing.T) {
 
 // countingPoller counts waits, to show that an idle Run loop sleeps.
 type countingPoller struct {
-	poller
+	poller.Poller
 	waits atomic.Int64
 }
 
-func (p *countingPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
+func (p *countingPoller) Wait(out []poller.Event, timeout time.Duration) (int, error) {
 	p.waits.Add(1)
-	return p.poller.wait(out, timeout)
+	return p.Poller.Wait(out, timeout)
 }
 
 func TestIdleRunSleeps(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		var cp *countingPoller
-		r.cfg.wrapPoller = func(p poller) poller { cp = &countingPoller{poller: p}; return cp }
+		r.cfg.wrapPoller = func(p poller.Poller) poller.Poller { cp = &countingPoller{Poller: p}; return cp }
 		var before int64
 		r.CallWhenRunning(func() {
 			before = cp.waits.Load()

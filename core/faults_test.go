@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/threadedselect/reactor/core/internal/poller"
 	"golang.org/x/sys/unix"
 )
 
@@ -138,22 +139,22 @@ func TestPanicInTimerAndThreadCallIsLogged(t *testing.T) {
 
 // failingPoller wraps a backend and fails its wait on demand.
 type failingPoller struct {
-	poller
+	poller.Poller
 	fail atomic.Bool
 }
 
-func (p *failingPoller) wait(out []pollEvent, timeout time.Duration) (int, error) {
+func (p *failingPoller) Wait(out []poller.Event, timeout time.Duration) (int, error) {
 	if p.fail.Load() {
-		return 0, &PollerError{Backend: p.name(), Op: "wait", Err: unix.EIO}
+		return 0, &poller.Error{Backend: "failing", Op: "wait", Err: unix.EIO}
 	}
-	return p.poller.wait(out, timeout)
+	return p.Poller.Wait(out, timeout)
 }
 
 func TestPollerErrorReachesMainThread(t *testing.T) {
 	forEach(t, func(t *testing.T, h *harness) {
 		var fp *failingPoller
 		r := h.newReactor()
-		r.cfg.wrapPoller = func(p poller) poller { fp = &failingPoller{poller: p}; return fp }
+		r.cfg.wrapPoller = func(p poller.Poller) poller.Poller { fp = &failingPoller{Poller: p}; return fp }
 		var phases []string
 		r.AddSystemEventTrigger(Before, Shutdown, func() <-chan struct{} {
 			phases = append(phases, "before")
@@ -170,7 +171,7 @@ func TestPollerErrorReachesMainThread(t *testing.T) {
 		}
 		r.CallWhenRunning(func() {
 			fp.fail.Store(true)
-			fp.wake() // make a waiting poll thread return and fail
+			fp.Wake() // make a waiting poll thread return and fail
 		})
 		err := h.drv.run(t, r)
 		var pe *PollerError

@@ -294,8 +294,8 @@ func TestReadinessIsReportedOnceUntilDispatched(t *testing.T) {
 		// twice.
 		var got []byte
 		d.read = func() error {
-			if p := r.loop.Load(); p != nil && d.reads > 1 && r.ring.depth() > 1 {
-				t.Errorf("ring depth %d while a readable descriptor is dispatched", r.ring.depth())
+			if p := r.loop.Load(); p != nil && d.reads > 1 && r.ring.Depth() > 1 {
+				t.Errorf("ring depth %d while a readable descriptor is dispatched", r.ring.Depth())
 			}
 			var buf [1]byte
 			n, _ := readFd(a, buf[:])

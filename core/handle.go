@@ -1,6 +1,25 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
+)
+
+// The poller's names, as the reactor uses them.
+type (
+	interest = poller.Interest
+	token    = poller.Token
+)
+
+const (
+	evRead  = poller.Read
+	evWrite = poller.Write
+	evHup   = poller.Hup
+	evErr   = poller.Err
+	evBad   = poller.Bad
+)
 
 // handle is one registration of a descriptor with the reactor: a raw
 // descriptor (AddReader/AddWriter) or a transport. The poll loop finds it
@@ -34,7 +53,16 @@ type handleOwner interface {
 	lose(r *Reactor, h *handle, reason error)
 }
 
-func (h *handle) token() token { return makeToken(h.slot, h.gen) }
+func (h *handle) token() token { return poller.MakeToken(h.slot, h.gen) }
+
+// registered reports whether h has a slot: registered and not yet
+// unregistered.
+func (h *handle) registered() bool { return h.gen != 0 && !h.dead }
+
+// polled reports whether the poller watches h: it has a descriptor. A
+// goroutine-backed transport's handle has none (fd -1); its goroutines
+// queue its entries themselves.
+func (h *handle) polled() bool { return h.fd >= 0 }
 
 // markReady is the common poll-side step: remember what was ready and queue
 // one entry unless one is already queued.
@@ -42,6 +70,28 @@ func (h *handle) markReady(l *loop, ev interest) {
 	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit == 0 {
 		l.enqueue(h)
 	}
+}
+
+// markReadyAsync is markReady for the goroutines of goroutine-backed
+// transports (on any backend): each queues its own handle's entry, waiting
+// (not dropping) while the ring is full, which pushes back on the peer
+// just as the poll loop does.
+func (h *handle) markReadyAsync(r *Reactor, ev interest) {
+	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
+		return
+	}
+	backoff := time.Microsecond
+	for !r.ring.Push(entry{h: h}) {
+		if r.state.Load() == int32(stateStopped) {
+			return
+		}
+		r.wakeConsumer()
+		time.Sleep(backoff)
+		if backoff < time.Millisecond {
+			backoff *= 2
+		}
+	}
+	r.wakeConsumer()
 }
 
 // takeReady clears and returns the readiness seen since the last dispatch.
@@ -109,12 +159,12 @@ func (t *slotTable) lookup(tok token) *handle {
 	if d == nil {
 		return nil
 	}
-	s := tok.slot()
+	s := tok.Slot()
 	if s < 0 || int(s)/slotPageSize >= len(*d) {
 		return nil
 	}
 	h := (*d)[s/slotPageSize][s%slotPageSize].Load()
-	if h == nil || h.gen != tok.gen() {
+	if h == nil || h.gen != tok.Gen() {
 		return nil
 	}
 	return h
@@ -136,12 +186,12 @@ func (t *slotTable) each(f func(*handle)) {
 	}
 }
 
-// register gives h a slot and, if the reactor is running, registers it with
-// the poller. Main thread.
+// register gives h a slot and, if the reactor is running and h has a
+// descriptor, registers it with the poller. Main thread.
 func (r *Reactor) register(h *handle) error {
 	r.slots.alloc(h)
-	if l := r.loop.Load(); l != nil {
-		if err := l.p.add(h.fd, h.token(), h.want, h.oneshot); err != nil {
+	if l := r.loop.Load(); l != nil && h.polled() {
+		if err := l.p.Open(h.fd, h.token(), h.want, h.oneshot); err != nil {
 			r.slots.release(h)
 			return err
 		}
@@ -157,7 +207,7 @@ func (r *Reactor) rearm(h *handle) error {
 		return nil
 	}
 	if l := r.loop.Load(); l != nil {
-		return l.p.mod(h.fd, h.token(), h.want, h.oneshot)
+		return l.p.Modify(h.fd, h.token(), h.want, h.oneshot)
 	}
 	return nil
 }
@@ -171,7 +221,7 @@ func (r *Reactor) unregister(h *handle) {
 	h.dead = true
 	if h.inKernel {
 		if l := r.loop.Load(); l != nil {
-			_ = l.p.del(h.fd, h.token()) // a descriptor closed behind our back is already gone
+			_ = l.p.Close(h.fd, h.token()) // a descriptor closed behind our back is already gone
 		}
 		h.inKernel = false
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
 )
 
 // An Option configures a Reactor made by New.
@@ -17,7 +19,7 @@ type config struct {
 	preenInterval   time.Duration
 	shutdownTimeout time.Duration
 	// wrapPoller lets the package's own tests inject poller faults.
-	wrapPoller func(poller) poller
+	wrapPoller func(poller.Poller) poller.Poller
 }
 
 func defaultConfig() config {
@@ -37,12 +39,8 @@ func (c *config) validate() error {
 	if c.shutdownTimeout < 0 {
 		return fmt.Errorf("%w: shutdown timeout %v is negative", ErrInvalidArgument, c.shutdownTimeout)
 	}
-	for _, b := range Backends() {
-		if c.backend == "" || c.backend == b {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: %q (this platform has %v)", ErrUnknownBackend, c.backend, Backends())
+	_, err := findBackend(c.backend)
+	return err
 }
 
 // WithBackend selects the poller backend by name ("epoll", "kqueue",

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/threadedselect/reactor/core/internal/poller"
+	"github.com/threadedselect/reactor/core/internal/queue"
 )
 
 // Reactor is a threaded select reactor: a poll thread waits for readiness
@@ -21,16 +24,17 @@ import (
 // on the main thread (or, before the reactor starts, on the goroutine that
 // will drive it).
 type Reactor struct {
-	cfg   config
-	log   *slog.Logger
-	clock Clock
+	cfg     config
+	backend poller.Backend
+	log     *slog.Logger
+	clock   Clock
 
 	// Shared between goroutines.
 	state    atomic.Int32 // a reactorState
 	running  atomic.Bool
 	stopReq  atomic.Bool // Stop was called; the main thread has not begun the shutdown yet
 	crashReq atomic.Bool // Crash was called
-	ring     *ring[entry]
+	ring     *queue.Ring[entry]
 	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
 	overN    atomic.Int32  // len(overflow), readable off the main thread
 	carryN   atomic.Int32  // len(carry), readable off the main thread
@@ -44,13 +48,13 @@ type Reactor struct {
 	watcherN atomic.Int32
 	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
 	stats    counters
-	chunks   chunkPool
-	dgrams   dgramPool
-	// goNet: the portable backend, whose transports are goroutines on the
-	// Go runtime's poller; they recycle buffers through these pools.
-	goNet    bool
-	goChunks sync.Pool
-	goDgrams sync.Pool
+	// Buffers, each implementation of the transports its own pools: the
+	// poll loop takes from the descriptor-backed ones, goroutines from the
+	// goroutine-backed ones.
+	chunks   *ringPool[chunk]
+	dgrams   *ringPool[dgram]
+	goChunks *syncPool[chunk]
+	goDgrams *syncPool[dgram]
 	outPool  outPool // main thread
 
 	// Main thread only.
@@ -111,25 +115,25 @@ func New(opts ...Option) (*Reactor, error) {
 		return nil, err
 	}
 	r := &Reactor{
-		cfg:     cfg,
-		log:     cfg.logger,
-		clock:   cfg.clock,
-		ring:    newRing[entry](cfg.ringSize),
-		done:    make(chan struct{}),
-		abandon: make(chan struct{}),
-		events:  make(map[string]*sysEvent),
-		raw:     make(map[Descriptor]*handle),
-		chunks:  newChunkPool(256),
-		dgrams:  dgramPool{free: newRing[*dgram](1024)},
-		outPool: outPool{max: 64},
+		cfg:      cfg,
+		log:      cfg.logger,
+		clock:    cfg.clock,
+		ring:     queue.NewRing[entry](cfg.ringSize),
+		done:     make(chan struct{}),
+		abandon:  make(chan struct{}),
+		events:   make(map[string]*sysEvent),
+		raw:      make(map[Descriptor]*handle),
+		chunks:   newRingPool(256, newChunk),
+		dgrams:   newRingPool(1024, newDgram),
+		goChunks: newSyncPool(newChunk),
+		goDgrams: newSyncPool(newDgram),
+		outPool:  outPool{max: 64},
 	}
+	r.backend, _ = findBackend(cfg.backend) // validated
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.goNet = r.Backend() == portableBackend
 	r.spentFn = r.budgetSpent
-	r.goChunks.New = func() any { return &chunk{buf: make([]byte, chunkSize)} }
-	r.goDgrams.New = func() any { return new(dgram) }
 	if r.clock == nil {
 		r.clock = systemClock{}
 	}
@@ -139,49 +143,7 @@ func New(opts ...Option) (*Reactor, error) {
 }
 
 // Backend returns the name of the poller backend the reactor uses.
-func (r *Reactor) Backend() string {
-	if r.cfg.backend != "" {
-		return r.cfg.backend
-	}
-	return Backends()[0]
-}
-
-// Mode says how a reactor is driven.
-type Mode int32
-
-// The ways to drive a reactor.
-const (
-	NotDriven     Mode = iota // not started, crashed, or shut down
-	DrivenByRun               // Run
-	DrivenByDrain             // Start, then Drain
-	DrivenByWaker             // Interleave
-)
-
-func (m Mode) String() string {
-	switch m {
-	case DrivenByRun:
-		return "run"
-	case DrivenByDrain:
-		return "drain"
-	case DrivenByWaker:
-		return "interleave"
-	}
-	return "not driven"
-}
-
-// Mode returns how the reactor is driven now. Safe from any goroutine.
-func (r *Reactor) Mode() Mode {
-	l := r.loop.Load()
-	switch {
-	case l == nil:
-		return NotDriven
-	case l.mode == modeInline:
-		return DrivenByRun
-	case l.waker != nil:
-		return DrivenByWaker
-	}
-	return DrivenByDrain
-}
+func (r *Reactor) Backend() string { return r.backend.Name }
 
 // ShutdownTimeout returns the bound set by SetShutdownTimeout (or
 // WithShutdownTimeout); 0 means none. Safe from any goroutine.
@@ -191,6 +153,18 @@ func (r *Reactor) ShutdownTimeout() time.Duration { return time.Duration(r.shutT
 // phase of startup to the During phase of shutdown (Twisted's
 // reactor.running).
 func (r *Reactor) Running() bool { return r.running.Load() }
+
+// Logger returns the logger the reactor logs through (WithLogger, or
+// slog.Default()), for code that wants its lines in the same place, such
+// as package ebitenreactor. Safe from any goroutine.
+func (r *Reactor) Logger() *slog.Logger { return r.log }
+
+// Stopping reports whether the reactor's shutdown has been asked for and
+// has not finished: true from Stop (or a poller failure) until Done is
+// closed, including while the Before-shutdown triggers say goodbye, when
+// Running is still true. A server can tell from it that a connection lost
+// now is lost to the shutdown, not to the peer. Safe from any goroutine.
+func (r *Reactor) Stopping() bool { return reactorState(r.state.Load()) == stateStopping }
 
 // Done returns a channel closed when the shutdown sequence has finished
 // and the reactor has released its poll thread and descriptors.
@@ -222,53 +196,6 @@ func (r *Reactor) SetShutdownTimeout(d time.Duration) {
 	}
 }
 
-// now is the reactor's clock.
-func (r *Reactor) now() time.Time { return r.clock.Now() }
-
-// Now returns the time by the reactor's clock (Twisted's seconds()).
-func (r *Reactor) Now() time.Time { return r.clock.Now() }
-
-// CallLater schedules f to run on the main thread after d (Twisted's
-// callLater). Calls due at the same instant run in the order they were
-// scheduled; a negative d means as soon as possible. Main thread only: from
-// another goroutine, use CallFromThread to call CallLater.
-func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
-	if f == nil {
-		return nil, fmt.Errorf("%w: nil function for CallLater", ErrInvalidArgument)
-	}
-	c := &DelayedCall{r: r, fn: f, index: -1}
-	r.schedule(c, r.now().Add(clampDelay(d)))
-	return c, nil
-}
-
-// CallEvery runs f on the main thread every interval, the first time one
-// interval from now, until the returned call is cancelled (Twisted's
-// task.LoopingCall). Its runs keep their cadence; if the reactor falls more
-// than an interval behind, the missed runs are skipped: f runs once and the
-// next run is on the next multiple of interval. It allocates once, not per
-// run. Main thread only.
-func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
-	if f == nil || interval <= 0 {
-		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
-	}
-	c := &DelayedCall{r: r, fn: f, index: -1, every: interval}
-	r.schedule(c, r.now().Add(interval))
-	return c, nil
-}
-
-func (r *Reactor) schedule(c *DelayedCall, when time.Time) {
-	r.timerSeq++
-	c.when = when
-	c.seq = r.timerSeq
-	r.timers.push(c)
-	if r.timers.peek() == c {
-		// A new earliest deadline: a sleeping loop may need to wake sooner.
-		if l := r.loop.Load(); l != nil {
-			l.deadlineChanged()
-		}
-	}
-}
-
 // CallFromThread queues f to run on the main thread (Twisted's
 // callFromThread). Safe from any goroutine. Calls made by one goroutine run
 // in the order made; calls made before the reactor runs wait for it. When
@@ -284,7 +211,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 	if r.state.Load() == int32(stateStopped) {
 		return ErrStopped
 	}
-	if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+	if r.overN.Load() == 0 && r.ring.Push(entry{fn: f}) {
 		r.wakeConsumer()
 		return nil
 	}
@@ -294,7 +221,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 func (r *Reactor) callFromThreadSlow(f func()) error {
 	me := goid(nil)
 	if me == r.mainG.Load() {
-		if r.overN.Load() == 0 && r.ring.push(entry{fn: f}) {
+		if r.overN.Load() == 0 && r.ring.Push(entry{fn: f}) {
 			r.wakeConsumer()
 			return nil
 		}
@@ -307,7 +234,7 @@ func (r *Reactor) callFromThreadSlow(f func()) error {
 		if r.state.Load() == int32(stateStopped) {
 			return ErrStopped
 		}
-		if r.ring.push(entry{fn: f}) {
+		if r.ring.Push(entry{fn: f}) {
 			r.wakeConsumer()
 			return nil
 		}

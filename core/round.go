@@ -135,14 +135,13 @@ func (r *Reactor) runRound(b *budget) bool {
 	}
 
 	// Ring entries committed at the start of the round.
-	end := r.ring.snapshot()
-	total := end - r.ring.head.Load()
+	total := r.ring.Snapshot()
 	var k uint64 // taken since the last release
 	for taken := uint64(0); taken < total; taken++ {
-		it := *r.ring.at(k) // committed: it is before the snapshot
+		it := *r.ring.At(k) // committed: it is before the snapshot
 		k++
 		if k == releaseBatch {
-			r.ring.release(k)
+			r.ring.Release(k)
 			k = 0
 		}
 		if it.h != nil {
@@ -153,15 +152,15 @@ func (r *Reactor) runRound(b *budget) bool {
 			r.safeCall("CallFromThread", it.fn)
 		}
 		if r.loop.Load() != l {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return true
 		}
 		if b.spent() || !r.runSoon(b) {
-			r.ring.release(k)
+			r.ring.Release(k)
 			return false
 		}
 	}
-	r.ring.release(k)
+	r.ring.Release(k)
 
 	// Thread calls the main thread made while the ring was full.
 	if n := len(r.overflow); n > 0 {
@@ -200,7 +199,7 @@ func (r *Reactor) again(h *handle) {
 	if old := h.pending.Or(queuedBit); old&queuedBit != 0 {
 		return // the poll loop queued an entry for it already
 	}
-	if r.ring.push(entry{h: h}) {
+	if r.ring.Push(entry{h: h}) {
 		if !r.inRound {
 			r.wakeConsumer()
 		}
@@ -282,9 +281,9 @@ func (r *Reactor) stopDue() bool {
 	}
 	if !r.stopMarked {
 		r.stopMarked = true
-		r.stopMark = r.ring.snapshot()
+		r.stopMark = r.ring.Head() + r.ring.Snapshot()
 	}
-	return r.ring.head.Load() >= r.stopMark
+	return r.ring.Head() >= r.stopMark
 }
 
 // handleFailure shuts the reactor down at once if the poller failed; it

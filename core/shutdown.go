@@ -105,15 +105,15 @@ func (r *Reactor) teardown() {
 	r.loop.Store(nil)
 	l.quit.Store(true)
 	if l.mode == modeThreaded && l.pollDone != nil {
-		l.p.wake()
+		l.p.Wake()
 		<-l.pollDone
 	}
 	if l.clockW != nil {
 		r.clock.(wakingClock).unwatch(l.clockW)
 	}
 	r.slots.each(func(h *handle) { h.inKernel = false })
-	if err := l.p.close(); err != nil {
-		r.log.Warn("reactor: closing the poller", "backend", l.p.name(), "err", err)
+	if err := l.p.Free(); err != nil {
+		r.log.Warn("reactor: closing the poller", "backend", r.Backend(), "err", err)
 	}
 	if l.waker != nil {
 		close(l.wakerQuit)

@@ -37,9 +37,9 @@ type counters struct {
 func (r *Reactor) Stats() Stats {
 	c := &r.stats
 	return Stats{
-		RingDepth:     r.ring.depth(),
-		RingHighWater: r.ring.highWater(),
-		RingCapacity:  r.ring.capacity(),
+		RingDepth:     r.ring.Depth(),
+		RingHighWater: r.ring.HighWater(),
+		RingCapacity:  r.ring.Cap(),
 		Ran:           c.ran.Load(),
 		BytesIn:       c.bytesIn.Load(),
 		BytesOut:      c.bytesOut.Load(),

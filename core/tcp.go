@@ -6,17 +6,19 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"syscall"
 	"time"
 )
 
-// The public face of TCP, shared by both implementations: the descriptor
-// one (the poll loop reads sockets; unix) and the goroutine one (the
-// portable backend: I/O goroutines on the Go runtime's poller feed the same
-// ring; every platform, the only one on Windows). Protocols cannot tell
-// them apart.
+// The public face of TCP, shared by both implementations of a stream
+// transport, which are chosen per connection: descriptor-backed (the poll
+// loop reads the socket; unix, every backend but portable) for the
+// reactor's own sockets and adopted sockets of package net, and
+// goroutine-backed (I/O goroutines on the Go runtime's poller feed the
+// same ring) for any other net.Conn — a *tls.Conn, a net.Pipe end, a
+// WebSocket's connection — on every backend, and for every connection on
+// the portable one. Protocols cannot tell them apart.
 
-// Port is a listening TCP socket (Twisted's IListeningPort). Its methods
+// Port is a listening socket (Twisted's IListeningPort). Its methods
 // must be called on the main thread.
 type Port struct {
 	r       *Reactor
@@ -24,14 +26,26 @@ type Port struct {
 	cfg     listenConfig
 	addr    net.Addr
 	closed  bool
-
-	// The descriptor implementation.
-	h     *handle
-	fd    int
-	retry *DelayedCall
-	// The goroutine implementation.
-	ln net.Listener
+	h       *handle
+	io      listenIO
 }
+
+// listenIO is the I/O of a listening port: descriptor-backed (fdListener:
+// the main thread accepts when the poll loop reports the socket readable)
+// or goroutine-backed (goListener: a goroutine accepts from any
+// net.Listener and queues what it accepted). Main thread.
+type listenIO interface {
+	// accept returns the next connection waiting, not yet started, or
+	// false when there is none for now.
+	accept() (streamConn, bool)
+	// armAccept asks to hear of the connections still to come.
+	armAccept() error
+	close() error
+}
+
+// acceptBatch bounds the connections accepted per turn of a port, so a
+// storm of connects cannot monopolise a round.
+const acceptBatch = 64
 
 // Addr is the address the port listens on.
 func (p *Port) Addr() net.Addr { return p.addr }
@@ -43,14 +57,51 @@ func (p *Port) StopListening() error {
 		return nil
 	}
 	p.closed = true
-	if p.ln != nil {
-		p.r.unregister(p.h)
-		return p.ln.Close()
-	}
-	return p.stopFD()
+	p.r.unregister(p.h)
+	return p.io.close()
 }
 
 func (p *Port) lose(r *Reactor, h *handle, reason error) { _ = p.StopListening() }
+
+// pollReady: the listening socket is registered one-shot; the main thread
+// accepts and re-arms it.
+func (p *Port) pollReady(l *loop, h *handle, ev interest) { h.markReady(l, ev) }
+
+// dispatch accepts waiting connections on the main thread.
+func (p *Port) dispatch(r *Reactor, h *handle) {
+	h.takeReady()
+	for i := 0; i < acceptBatch && !p.closed; i++ {
+		c, ok := p.io.accept()
+		if !ok {
+			break
+		}
+		p.accepted(c)
+	}
+	if !p.closed {
+		if err := p.io.armAccept(); err != nil {
+			r.log.Error("reactor: listening socket lost", "addr", p.addr.String(), "err", err)
+			_ = p.StopListening()
+		}
+	}
+}
+
+// accepted sets up a new connection: the factory may refuse it.
+func (p *Port) accepted(c streamConn) {
+	r := p.r
+	remote := c.RemoteAddr()
+	proto, err := r.buildProtocol(p.factory, remote)
+	if err != nil || proto == nil {
+		c.abandon()
+		if err == nil {
+			err = fmt.Errorf("%w: BuildProtocol returned nil", ErrRefusedByFactory)
+		}
+		r.log.Debug("reactor: connection refused by factory", "remote", fmt.Sprint(remote), "err", err)
+		return
+	}
+	if err := c.start(proto); err != nil {
+		r.log.Warn("reactor: cannot register accepted connection", "remote", fmt.Sprint(remote), "err", err)
+	}
+}
 
 // buildProtocol calls the factory, turning a panic into an error.
 func (r *Reactor) buildProtocol(f Factory, remote net.Addr) (p Protocol, err error) {
@@ -80,28 +131,34 @@ func (r *Reactor) ListenTCP(addr string, f Factory, opts ...ListenOption) (*Port
 	return r.AdoptListener(ln, f, opts...)
 }
 
-// AdoptListener takes over a listener a program opened itself (a
-// *net.TCPListener, or anything whose SyscallConn gives its socket). With
-// the descriptor implementation the reactor keeps its own copy of the
-// socket and closes ln; with the portable backend it accepts from ln. Either
-// way ln belongs to the reactor now. Main thread.
+// AdoptListener takes over a listener a program opened itself; ln belongs
+// to the reactor now. A *net.TCPListener or *net.UnixListener is watched by
+// the reactor's poller (the reactor keeps its own copy of the socket and
+// closes ln), unless the backend is portable; any other net.Listener (say
+// one that hands out *tls.Conn) is accepted from on a goroutine, and its
+// connections are goroutine-backed. Main thread.
 func (r *Reactor) AdoptListener(ln net.Listener, f Factory, opts ...ListenOption) (*Port, error) {
 	if ln == nil || f == nil {
 		return nil, fmt.Errorf("%w: nil listener or Factory", ErrInvalidArgument)
 	}
 	cfg := listenOptions(opts)
-	p := &Port{r: r, factory: f, cfg: cfg, addr: ln.Addr(), fd: -1}
-	if r.goNet {
-		return p, p.acceptGo(ln)
+	p := &Port{r: r, factory: f, cfg: cfg, addr: ln.Addr()}
+	p.h = &handle{fd: -1, owner: p, want: evRead, oneshot: true}
+	if fds := r.fdTransports(); fds != nil {
+		io, ok, err := fds.listener(ln, p.h, cfg.conn)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			p.io = io
+			return p, nil
+		}
 	}
-	sc, ok := ln.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("%w: %T has no SyscallConn", ErrUnsupported, ln)
-	}
-	if err := p.adoptFD(sc); err != nil {
+	io, err := listenGo(r, ln, p.h, cfg.conn)
+	if err != nil {
 		return nil, err
 	}
-	ln.Close()
+	p.io = io
 	return p, nil
 }
 
@@ -116,7 +173,15 @@ type Connector struct {
 	done    bool
 	lastErr error
 	cfg     connConfig
-	fdc     fdConnect // the descriptor implementation's state
+	dial    dialer
+}
+
+// dialer is the I/O of a connection attempt: a non-blocking connect
+// watched by the poll loop (fdDial), or net.Dialer on a goroutine
+// (goDial).
+type dialer interface {
+	// abandon stops the attempt, closing what it opened.
+	abandon(err error)
 }
 
 // ConnectTCP connects to addr ("host:port", IPv4 or IPv6, or a name) with
@@ -126,7 +191,8 @@ type Connector struct {
 // main thread, never from inside ConnectTCP. Names are resolved on another
 // goroutine, so the main thread never blocks. If a name has several
 // addresses they are tried in order. opts configure the connection
-// (WithLinger, WithMaxUnread). Main thread.
+// (WithLinger, WithMaxUnread). Main thread, or before the reactor starts:
+// then the attempt begins when it starts. See also ConnectTCPContext.
 func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration, opts ...ListenOption) (*Connector, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil ClientFactory", ErrInvalidArgument)
@@ -146,21 +212,18 @@ func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration
 			c.fail(fmt.Errorf("%w: connecting to %s after %v", ErrTimeout, addr, timeout))
 		})
 	}
-	if r.goNet {
-		c.dialGo(timeout)
-		return c, nil
+	if fds := r.fdTransports(); fds != nil {
+		c.dial = fds.dial(c, host, uint16(port), timeout)
+	} else {
+		c.dial = dialGo(c, timeout)
 	}
-	c.connectFD(host, uint16(port), timeout)
 	return c, nil
 }
 
 // resolve looks a name up on another goroutine and hands the addresses to
 // then on the main thread.
 func (c *Connector) resolve(host string, port uint16, timeout time.Duration, then func([]netip.AddrPort)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), timeout)
-	}
+	ctx, cancel := contextWithTimeout(timeout)
 	c.cancel = cancel
 	r := c.r
 	r.spawn(func() {
@@ -192,7 +255,9 @@ func (c *Connector) fail(err error) {
 		return
 	}
 	c.connected()
-	c.fdc.abandon(err)
+	if c.dial != nil {
+		c.dial.abandon(err)
+	}
 	c.r.safeCall("ConnectionFailed", func() { c.f.ConnectionFailed(err) })
 }
 
@@ -208,38 +273,72 @@ func (c *Connector) connected() {
 	}
 }
 
+// established runs sc, connected, with a protocol from the factory; a
+// factory that refuses it hears of it through ConnectionFailed.
+func (c *Connector) established(sc streamConn) {
+	proto, err := c.r.buildProtocol(c.f, sc.RemoteAddr())
+	if err == nil && proto == nil {
+		err = fmt.Errorf("%w: BuildProtocol returned nil", ErrRefusedByFactory)
+	}
+	if err == nil {
+		err = sc.start(proto)
+	} else {
+		sc.abandon()
+	}
+	if err != nil {
+		c.r.safeCall("ConnectionFailed", func() { c.f.ConnectionFailed(err) })
+	}
+}
+
 // Cancel stops the attempt (Twisted's stopConnecting): the factory's
 // ConnectionFailed gets ErrAborted. It does nothing once connected.
 func (c *Connector) Cancel() { c.fail(fmt.Errorf("%w: connect to %s cancelled", ErrAborted, c.addr)) }
 
-// AdoptConn takes over a connection a program opened itself (a
-// *net.TCPConn or *net.UnixConn, anything whose SyscallConn gives its
-// socket) and runs p on it; p.ConnectionMade is called before AdoptConn
-// returns. c belongs to the reactor now. Main thread.
+// AdoptConn takes over a connection a program opened itself and runs p on
+// it; p.ConnectionMade is called before AdoptConn returns. c belongs to the
+// reactor now. A *net.TCPConn or *net.UnixConn is watched by the reactor's
+// poller (the reactor keeps its own copy of the socket and closes c),
+// unless the backend is portable; any other net.Conn — a *tls.Conn, a
+// net.Pipe end, a WebSocket's connection — is goroutine-backed, on every
+// backend. The protocol cannot tell the difference. Main thread.
 func (r *Reactor) AdoptConn(c net.Conn, p Protocol, opts ...ListenOption) (Transport, error) {
 	if c == nil || p == nil {
 		return nil, fmt.Errorf("%w: nil conn or Protocol", ErrInvalidArgument)
 	}
 	cfg := listenOptions(opts)
-	if _, isTCP := c.(*net.TCPConn); !isTCP {
+	if tcpOf(c) == nil {
 		cfg.conn.noDelay = false
 	}
-	if r.goNet {
-		gc := newGoConn(r, c, cfg.conn)
-		if err := gc.start(p); err != nil {
-			return nil, err
-		}
-		return gc, nil
+	sc, err := r.streamOf(c, cfg.conn)
+	if err != nil {
+		return nil, err
 	}
-	return r.adoptConnFD(c, p, cfg.conn)
+	if err := sc.start(p); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// streamOf returns the connection, not yet started, that runs on c: the
+// descriptor-backed one if the reactor's backend watches descriptors and c
+// is a socket of package net, else the goroutine-backed one.
+func (r *Reactor) streamOf(c net.Conn, cfg connConfig) (streamConn, error) {
+	if fds := r.fdTransports(); fds != nil {
+		if sc, ok, err := fds.stream(c, cfg); ok {
+			return sc, err
+		}
+	}
+	return newGoConn(r, c, cfg), nil
 }
 
 // streamConn is what the reactor needs of a connection of either
 // implementation.
 type streamConn interface {
 	Transport
-	open() bool        // connected and not yet closed
-	whenLost(f func()) // run f on the main thread once the connection is gone
+	start(p Protocol) error // register, then ConnectionMade
+	abandon()               // close a connection that was never started
+	open() bool             // connected and not yet closed
+	whenLost(f func())      // run f on the main thread once the connection is gone
 	lose(*Reactor, *handle, error)
 }
 
@@ -296,4 +395,20 @@ func (r *Reactor) spawn(f func()) {
 		defer r.watcherN.Add(-1)
 		f()
 	}()
+}
+
+// fdTransports makes descriptor-backed transports. A reactor has them (see
+// (*Reactor).fdTransports) when its backend watches descriptors: every
+// backend of a unix but portable.
+type fdTransports interface {
+	// stream returns the connection on c's socket, not yet started; false
+	// if c is not a socket of package net.
+	stream(c net.Conn, cfg connConfig) (streamConn, bool, error)
+	// listener watches ln's socket for h; false if ln is not a listener
+	// of package net.
+	listener(ln net.Listener, h *handle, cfg connConfig) (listenIO, bool, error)
+	// dial starts connecting c.
+	dial(c *Connector, host string, port uint16, timeout time.Duration) dialer
+	// udp binds a datagram socket to ap for in.
+	udp(in *dgramIn, ap netip.AddrPort) (dgramIO, netip.AddrPort, error)
 }

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DelayedCall is a function scheduled by CallLater (Twisted's
 // IDelayedCall). Its methods must be called on the main thread.
@@ -166,5 +169,52 @@ func (h timerHeap) down(i int) {
 		}
 		h.swap(i, m)
 		i = m
+	}
+}
+
+// now is the reactor's clock.
+func (r *Reactor) now() time.Time { return r.clock.Now() }
+
+// Now returns the time by the reactor's clock (Twisted's seconds()).
+func (r *Reactor) Now() time.Time { return r.clock.Now() }
+
+// CallLater schedules f to run on the main thread after d (Twisted's
+// callLater). Calls due at the same instant run in the order they were
+// scheduled; a negative d means as soon as possible. Main thread only: from
+// another goroutine, use CallFromThread to call CallLater.
+func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil function for CallLater", ErrInvalidArgument)
+	}
+	c := &DelayedCall{r: r, fn: f, index: -1}
+	r.schedule(c, r.now().Add(clampDelay(d)))
+	return c, nil
+}
+
+// CallEvery runs f on the main thread every interval, the first time one
+// interval from now, until the returned call is cancelled (Twisted's
+// task.LoopingCall). Its runs keep their cadence; if the reactor falls more
+// than an interval behind, the missed runs are skipped: f runs once and the
+// next run is on the next multiple of interval. It allocates once, not per
+// run. Main thread only.
+func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
+	if f == nil || interval <= 0 {
+		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
+	}
+	c := &DelayedCall{r: r, fn: f, index: -1, every: interval}
+	r.schedule(c, r.now().Add(interval))
+	return c, nil
+}
+
+func (r *Reactor) schedule(c *DelayedCall, when time.Time) {
+	r.timerSeq++
+	c.when = when
+	c.seq = r.timerSeq
+	r.timers.push(c)
+	if r.timers.peek() == c {
+		// A new earliest deadline: a sleeping loop may need to wake sooner.
+		if l := r.loop.Load(); l != nil {
+			l.deadlineChanged()
+		}
 	}
 }

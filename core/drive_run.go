@@ -1,0 +1,86 @@
+package core
+
+import "time"
+
+// Run: the main thread polls too, between rounds, so a headless server
+// pays no hop between threads.
+
+// Run runs the reactor on the calling goroutine until its shutdown
+// sequence has finished (Twisted's reactor.run). The calling goroutine is
+// the main thread: it waits for readiness itself, so a headless server pays
+// for no hand-off between threads; it sleeps while idle and wakes within
+// microseconds of CallFromThread or Stop. Run returns nil after a clean
+// shutdown or a Crash, the *PollerError that shut it down, ErrAlreadyRunning,
+// or ErrNotRestartable.
+func (r *Reactor) Run() error {
+	if err := r.begin(modeInline, nil); err != nil {
+		return err
+	}
+	l := r.loop.Load()
+	for l != nil && r.loop.Load() == l {
+		r.rounds(0)
+		if r.loop.Load() != l {
+			break
+		}
+		if l.dead {
+			continue
+		}
+		timeout := r.pollTimeout()
+		if len(l.deferred) > 0 && !l.flushDeferred() {
+			continue // the ring is full: drain before taking more readiness
+		}
+		max := min(r.ring.Free(), len(l.events))
+		if max <= 0 {
+			continue
+		}
+		if timeout != 0 {
+			l.p.PrepareSleep()
+			if r.hasWork() {
+				l.p.CancelSleep()
+				timeout = 0
+			}
+		}
+		n, err := l.p.Wait(l.events[:max], timeout)
+		if err != nil {
+			l.dead = true
+			r.pollerFailed(err)
+			continue
+		}
+		l.handleEvents(l.events[:n])
+	}
+	if e := r.failure.Load(); e != nil && r.finished {
+		return e
+	}
+	return nil
+}
+
+// pollTimeout is how long the inline loop may sleep: not at all if work is
+// queued, else until the next timer, else until woken.
+func (r *Reactor) pollTimeout() time.Duration {
+	if r.hasWork() {
+		return 0
+	}
+	if c := r.timers.peek(); c != nil {
+		d := c.when.Sub(r.now())
+		if d < 0 {
+			return 0
+		}
+		return d
+	}
+	return -1
+}
+
+// hasWork reports whether a round would find something to do now. Main
+// thread.
+func (r *Reactor) hasWork() bool {
+	if r.ring.Depth() > 0 || r.overN.Load() > 0 || len(r.carry) > 0 || len(r.soon) > 0 || r.stopReq.Load() || r.crashReq.Load() {
+		return true
+	}
+	if r.failure.Load() != nil && !r.failHandled {
+		return true
+	}
+	if c := r.timers.peek(); c != nil && !c.when.After(r.now()) {
+		return true
+	}
+	return false
+}

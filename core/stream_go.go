@@ -1,0 +1,407 @@
+package core
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// goConn is a goroutine-backed stream connection: any net.Conn (a TCP
+// socket on the portable backend, a *tls.Conn, a net.Pipe end, a
+// WebSocket's connection), on the Go runtime's poller. A reader goroutine
+// reads the net.Conn into chunks for the main thread, as the poll loop does
+// for fdConn; a writer goroutine writes what the main thread hands it, and
+// closes the net.Conn at the end, so that a Close or CloseWrite that sends
+// something (TLS's close_notify) never blocks the main thread. The main
+// thread never blocks: Write copies into a pending buffer, and the two
+// buffers change hands through an atomic flag, so a connection has at most
+// two write buffers, however much is written.
+type goConn struct {
+	stream
+	c     net.Conn
+	rkick chan struct{} // wakes the reader after a pause or a full queue
+	wkick chan struct{} // wakes the writer when work is handed over
+	quit  chan struct{} // closed when the connection is closed
+
+	// Handed between the main thread and the writer goroutine: the writer
+	// owns wbuf, wshut, wn and werr while wbusy is set.
+	wbusy atomic.Bool
+	wbuf  []byte
+	wshut bool // shut down for writing after wbuf
+	wn    int
+	werr  error
+	// abortive is set by the main thread before quit is closed: the close is
+	// a reset, so nothing more is sent (no TLS close_notify).
+	abortive bool
+
+	// Main thread only.
+	pend  []byte // written, not yet handed to the writer
+	spare []byte // the writer's last buffer, for reuse
+	inFly int    // bytes handed to the writer and not yet reported
+}
+
+func newGoConn(r *Reactor, c net.Conn, cfg connConfig) *goConn {
+	g := &goConn{
+		c:     c,
+		rkick: make(chan struct{}, 1),
+		wkick: make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+	}
+	g.stream = newStream(r, cfg, r.goChunks)
+	g.local, g.remote = c.LocalAddr(), c.RemoteAddr()
+	g.h = &handle{fd: -1, owner: g, want: evRead}
+	return g
+}
+
+// tcpOf returns the TCP socket a net.Conn runs on, if any: c itself, or
+// the connection under a wrapper that tells it (a *tls.Conn's NetConn).
+func tcpOf(c net.Conn) *net.TCPConn {
+	for i := 0; i < 8; i++ {
+		switch x := c.(type) {
+		case *net.TCPConn:
+			return x
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// start registers the connection, tells the protocol, and starts its
+// goroutines.
+func (g *goConn) start(p Protocol) error {
+	if tc := tcpOf(g.c); tc != nil {
+		if g.cfg.noDelay {
+			_ = tc.SetNoDelay(true)
+		}
+		if g.cfg.sndBuf > 0 {
+			_ = tc.SetWriteBuffer(g.cfg.sndBuf)
+		}
+	}
+	if err := g.r.register(g.h); err != nil {
+		g.state = stateClosed
+		g.c.Close()
+		return err
+	}
+	g.opened(p)
+	g.r.spawn(g.reader)
+	g.r.spawn(g.writer)
+	g.do(g.callConnectionMade(g))
+	return nil
+}
+
+// abandon closes a connection that was never started (its factory refused
+// it).
+func (g *goConn) abandon() { g.c.Close() }
+
+// do carries out what a step of the stream asked for.
+func (g *goConn) do(a act) {
+	if a.do == 0 {
+		return
+	}
+	if a.do&actReset != 0 && g.state != stateClosed {
+		g.abortive = true
+		if tc := tcpOf(g.c); tc != nil {
+			_ = tc.SetLinger(0)
+		}
+	}
+	if a.do&actFail != 0 {
+		g.dropQueued()
+		reason := a.reason
+		g.r.later(func() { g.do(g.failed(reason)) })
+	}
+	if a.do&actShutWrite != 0 {
+		g.shutdownWrite()
+	}
+	if a.do&actClose != 0 {
+		g.closeNow(a.reason)
+		return
+	}
+	if a.do&actLinger != 0 && g.state != stateClosed {
+		g.timer, _ = g.r.CallLater(g.cfg.linger, g.lingerExpired)
+	}
+	if a.do&actWatch != 0 {
+		g.watch()
+	}
+}
+
+func (g *goConn) lingerExpired() { g.do(g.stream.lingerExpired()) }
+
+// watch wakes the reader after a pause or a full queue.
+func (g *goConn) watch() {
+	select {
+	case g.rkick <- struct{}{}:
+	default:
+	}
+}
+
+// reader runs on its own goroutine: it reads into chunks for the main
+// thread, waiting while the connection is paused or has as much unread as
+// it may.
+func (g *goConn) reader() {
+	r := g.r
+	for {
+		if !g.mayRead() {
+			if g.flags.Load()&(flagDead|flagEOF|flagErr) != 0 {
+				return
+			}
+			select {
+			case <-g.rkick:
+			case <-g.quit:
+				return
+			}
+			continue
+		}
+		ch := r.goChunks.get()
+		n, err := g.c.Read(ch.buf)
+		if n > 0 {
+			ch.n = n
+			g.got(ch)
+		} else {
+			r.goChunks.put(ch)
+		}
+		if err != nil {
+			if g.flags.Load()&flagDead != 0 {
+				return
+			}
+			if errors.Is(err, io.EOF) {
+				g.flags.Or(flagEOF)
+			} else {
+				g.rerr = err
+				g.flags.Or(flagErr)
+			}
+		}
+		if n > 0 || err != nil {
+			g.h.markReadyAsync(r, evRead)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writer runs on its own goroutine: it writes each buffer handed to it and
+// reports back through the ring, shuts the connection down for writing
+// when told to, and closes it when the connection is closed.
+func (g *goConn) writer() {
+	defer g.closeConn()
+	failed := false
+	for {
+		select {
+		case <-g.wkick:
+		case <-g.quit:
+			return
+		}
+		if !g.wbusy.Load() {
+			continue
+		}
+		report := g.wbuf != nil
+		if report && !failed {
+			g.wn, g.werr = g.c.Write(g.wbuf)
+			failed = g.werr != nil
+		}
+		if g.wshut && !failed {
+			if cw, ok := g.c.(interface{ CloseWrite() error }); ok {
+				_ = cw.CloseWrite()
+			}
+		}
+		g.wbusy.Store(false)
+		if report {
+			g.h.markReadyAsync(g.r, evWrite)
+		}
+	}
+}
+
+// closeConn closes the net.Conn, on the writer goroutine once the
+// connection is closed. An abortive close closes what a wrapper runs on
+// (a *tls.Conn's NetConn), so that nothing more is sent.
+func (g *goConn) closeConn() {
+	c := g.c
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok && g.abortive {
+		c = nc.NetConn()
+	}
+	c.Close()
+}
+
+// dispatch runs on the main thread for the connection's ring entry: what
+// the writer finished first, then what the reader read (which a budget may
+// cut short).
+func (g *goConn) dispatch(r *Reactor, h *handle) {
+	h.takeReady()
+	if g.state == stateClosed {
+		return
+	}
+	g.written()
+	if g.state != stateClosed {
+		g.do(g.deliver())
+	}
+}
+
+// written takes back a buffer the writer finished with.
+func (g *goConn) written() {
+	if g.wbuf == nil || g.wbusy.Load() || g.state == stateClosed {
+		return
+	}
+	n, err, size := g.wn, g.werr, len(g.wbuf)
+	g.spare, g.wbuf = g.wbuf[:0], nil
+	g.inFly -= size
+	g.queued = len(g.pend) + g.inFly
+	g.r.stats.queuedBytes.Add(-int64(size))
+	g.wrote(n)
+	if err != nil {
+		g.do(g.fail(writeError(err)))
+		return
+	}
+	g.pump()
+	g.do(g.sentSome())
+}
+
+// pump hands the pending bytes to the writer if it is idle.
+func (g *goConn) pump() {
+	if g.wbusy.Load() || g.wbuf != nil || len(g.pend) == 0 {
+		return
+	}
+	g.wbuf, g.pend = g.pend, g.spare
+	g.spare = nil
+	g.inFly += len(g.wbuf)
+	g.handOver()
+}
+
+// handOver gives the writer its work (wbuf, wshut) and wakes it.
+func (g *goConn) handOver() {
+	g.wbusy.Store(true)
+	select {
+	case g.wkick <- struct{}{}:
+	default:
+	}
+}
+
+// shutdownWrite sends end of stream once everything was sent: the writer,
+// idle by now, shuts the connection down for writing. A connection that
+// cannot half-close is closed now, cleanly.
+func (g *goConn) shutdownWrite() {
+	if _, ok := g.c.(interface{ CloseWrite() error }); !ok {
+		g.closeNow(ErrConnectionDone)
+		return
+	}
+	if g.wbusy.Load() || g.wbuf != nil {
+		return // cannot happen: shut down only once everything was sent
+	}
+	g.wshut = true
+	g.handOver()
+}
+
+// Write implements Transport. A goroutine-backed connection cannot write
+// without blocking from the main thread, so every write is copied and
+// handed to the connection's writer goroutine.
+func (g *goConn) Write(p []byte) (int, error) {
+	return g.Writev(p)
+}
+
+// Writev implements Transport.
+func (g *goConn) Writev(bufs ...[]byte) (int, error) {
+	if g.wbuf != nil && !g.wbusy.Load() && g.werr != nil {
+		g.written() // the writer failed: known before anything is queued
+	}
+	if err := g.checkWrite(); err != nil {
+		return 0, err
+	}
+	g.msgsOut++
+	g.r.stats.msgsOut.Add(1)
+	n := totalLen(bufs)
+	if a, err := g.overLimit(n); err != nil {
+		g.do(a)
+		return 0, err
+	}
+	for _, b := range bufs {
+		g.pend = append(g.pend, b...)
+	}
+	g.queued += n
+	g.r.stats.queuedBytes.Add(int64(n))
+	g.pump()
+	g.queuedMore()
+	return n, nil
+}
+
+func (g *goConn) kernelQueued() int {
+	var sc syscall.Conn
+	if tc := tcpOf(g.c); tc != nil {
+		sc = tc
+	} else if s, ok := g.c.(syscall.Conn); ok {
+		sc = s
+	} else {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	if rc.Control(func(fd uintptr) { n = unsentInKernel(int(fd)) }) != nil {
+		return -1
+	}
+	return n
+}
+
+// dropQueued forgets every byte written and not yet handed to the writer.
+func (g *goConn) dropQueued() {
+	g.r.stats.queuedBytes.Add(-int64(len(g.pend)))
+	g.pend, g.spare = nil, nil
+	g.queued = g.inFly
+}
+
+// closeNow ends the connection: its goroutines stop, the writer closes the
+// net.Conn, and ConnectionLost is called exactly once.
+func (g *goConn) closeNow(reason error) {
+	if g.state == stateClosed {
+		return
+	}
+	g.state = stateClosed
+	g.flags.Or(flagDead)
+	close(g.quit)
+	// Wake a read or write blocked on the net.Conn; one whose deadline
+	// cannot be set is closed here instead.
+	if g.c.SetDeadline(time.Unix(1, 0)) != nil {
+		g.c.Close()
+	}
+	g.r.unregister(g.h)
+	g.r.stats.queuedBytes.Add(-int64(len(g.pend) + g.inFly))
+	g.pend, g.spare = nil, nil
+	g.ended(reason, true)
+}
+
+func (g *goConn) lose(r *Reactor, h *handle, reason error) { g.closeNow(reason) }
+
+// pollReady is never called: no poller reports on goroutine connections.
+func (g *goConn) pollReady(*loop, *handle, interest) {}
+
+// LoseConnection implements Transport.
+func (g *goConn) LoseConnection() error { g.do(g.loseConnection()); return nil }
+
+// AbortConnection implements Transport.
+func (g *goConn) AbortConnection() error { g.do(g.abort(ErrAborted)); return nil }
+
+// AbortWithError implements Transport.
+func (g *goConn) AbortWithError(reason error) error { g.do(g.abort(reason)); return nil }
+
+// ResumeProducing implements Transport.
+func (g *goConn) ResumeProducing() { g.do(g.resume()) }
+
+// Stats implements Transport.
+func (g *goConn) Stats() ConnStats { return g.stats(g.kernelQueued()) }
+
+// SetNoDelay implements Transport.
+func (g *goConn) SetNoDelay(on bool) error {
+	if g.state == stateClosed {
+		return ErrClosed
+	}
+	if tc := tcpOf(g.c); tc != nil {
+		return tc.SetNoDelay(on)
+	}
+	return nil
+}
