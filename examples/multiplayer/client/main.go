@@ -298,8 +298,7 @@ func (g *Game) Update() error {
 		return ebiten.Termination
 	}
 	if g.sim != nil && inpututil.IsKeyJustPressed(ebiten.KeyF4) {
-		g.sim.Set(netsim.Next(g.sim.Settings().Name))
-		g.simChanged()
+		g.cycleSim()
 	}
 	g.showSim()
 	var buttons uint8
@@ -398,6 +397,12 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// cycleSim moves the simulator to the next preset (F4).
+func (g *Game) cycleSim() {
+	g.sim.Set(netsim.Next(g.sim.Settings().Name))
+	g.simChanged()
 }
 
 // simChanged logs the simulator's settings and remakes the key hints.

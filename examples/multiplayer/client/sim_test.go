@@ -5,9 +5,15 @@ package main
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/netio"
+	"github.com/threadedselect/reactor/core/netsim"
+	"github.com/threadedselect/reactor/ebitenreactor"
 )
 
 // -sim takes a preset or explicit values, -sim-seed the seed; a value
@@ -28,5 +34,33 @@ func TestSimFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if _, err := parseFlags([]string{"-sim", "moon"}, &stderr); err == nil || !strings.Contains(stderr.String(), "-sim") {
 		t.Fatalf("-sim moon: %v, %q", err, stderr.String())
+	}
+}
+
+// F4 cycles the presets, from off through bad Wi-Fi and back; the key
+// hint names the one in force.
+func TestCycleSim(t *testing.T) {
+	r, err := core.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng, err := ebitenreactor.NewNetGraph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Game{r: r, ng: ng, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	g.sim = netsim.New(netio.Reactor(r), netsim.Settings{Name: "off"}, 1)
+	var seen []string
+	for range 5 {
+		g.cycleSim()
+		g.showSim()
+		name := g.sim.Settings().Name
+		seen = append(seen, name)
+		if !strings.HasSuffix(g.keys, "network: "+name) {
+			t.Fatalf("key hint %q with %s in force", g.keys, name)
+		}
+	}
+	if got := strings.Join(seen, " "); got != "lan wifi 4g badwifi off" {
+		t.Fatalf("F4 went through %s", got)
 	}
 }
