@@ -39,12 +39,31 @@ type Conditions struct {
 	streams uint64 // generators handed out
 	stats   Stats
 	free    [][]byte // recycled buffers
+
+	conns map[*Conn]struct{} // open connections, for FlushNow
+	ports map[*Port]struct{} // open ports
 }
 
 // New returns Conditions with settings s and seed over inner. s is not
 // validated here; Parse and Settings.Validate do that.
 func New(inner netio.Net, s Settings, seed uint64) *Conditions {
-	return &Conditions{net: inner, seed: seed, set: s}
+	return &Conditions{net: inner, seed: seed, set: s, conns: map[*Conn]struct{}{}, ports: map[*Port]struct{}{}}
+}
+
+// FlushNow sends at once everything held on its way out, on every
+// connection and port, in order, skipping what is left of its delay (a
+// connection the program closed is closed after its bytes). Call it from
+// a before-shutdown trigger, after the goodbyes are written: whatever
+// closes the reactor's connections at shutdown (the Ebiten plugin's flush,
+// core's LoseAllConnections) closes them right after the triggers run,
+// and bytes still held by the simulator would be lost.
+func (c *Conditions) FlushNow() {
+	for k := range c.conns {
+		k.send.flushNow()
+	}
+	for u := range c.ports {
+		u.send.flushNow()
+	}
 }
 
 // Settings returns the settings new traffic gets (except on connections
@@ -190,6 +209,7 @@ func (c *Conditions) ListenUDP(addr string, p core.DatagramProtocol) (netio.Pack
 	port := c.newPort(p)
 	u, err := c.net.ListenUDP(addr, port.proto())
 	if err != nil {
+		delete(c.ports, port)
 		return nil, err
 	}
 	port.u = u

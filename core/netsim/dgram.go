@@ -29,6 +29,7 @@ func (c *Conditions) newPort(p core.DatagramProtocol) *Port {
 	u.recv.deliver = u.deliverRecv
 	u.send.deliver = u.deliverSend
 	u.recv.fire, u.send.fire = u.recv.run, u.send.run
+	c.ports[u] = struct{}{}
 	return u
 }
 
@@ -182,6 +183,7 @@ func (u *Port) Close() error {
 		return nil
 	}
 	u.closed = true
+	delete(u.c.ports, u)
 	u.recv.discard()
 	u.send.discard()
 	return u.u.Close()

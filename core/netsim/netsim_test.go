@@ -317,6 +317,45 @@ func TestStreamOrderAndLatency(t *testing.T) {
 	})
 }
 
+// FlushNow sends what is held on the way out at once, in order, a close
+// after the bytes written before it: for a shutdown that closes the
+// reactor's connections right after the goodbyes are written.
+func TestFlushNow(t *testing.T) {
+	s := badWiFi(t)
+	s.Send.Loss, s.Send.Duplicate = 0, 0
+	fn, c, _, rec, ft := streamSetup(s)
+	pp, err := c.ListenUDP("127.0.0.1:5000", rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"a", "b", "c"} {
+		if _, err := rec.t.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = rec.t.LoseConnection()
+	_ = pp.Write([]byte("goodbye"))
+	fn.advance(time.Millisecond)
+	sent := &pp.(*netsim.Port).Underlying().(*fakePort).sent
+	if len(ft.writes) != 0 || ft.closed || len(*sent) != 0 {
+		t.Fatal("sent before its time")
+	}
+	c.FlushNow()
+	if string(ft.all) != "abc" || !ft.closed || ft.lostAt != fn.now {
+		t.Fatalf("after FlushNow: sent %q, closed %v", ft.all, ft.closed)
+	}
+	if len(*sent) != 1 || string((*sent)[0].data) != "goodbye" {
+		t.Fatalf("datagrams sent: %v", *sent)
+	}
+	fn.advance(time.Second)
+	if string(ft.all) != "abc" {
+		t.Fatalf("sent again: %q", ft.all)
+	}
+	if st := c.Stats().Send; st.InFlight != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // With a bandwidth cap, a burst takes its size divided by the rate to go
 // through, plus the latency.
 func TestStreamBandwidth(t *testing.T) {

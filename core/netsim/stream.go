@@ -62,6 +62,7 @@ func (c *Conditions) newConn(p core.Protocol) *Conn {
 	k.recv.deliver = k.deliverRecv
 	k.send.deliver = k.deliverSend
 	k.recv.fire, k.send.fire = k.recv.run, k.send.run
+	c.conns[k] = struct{}{}
 	return k
 }
 
@@ -191,6 +192,7 @@ func (k *Conn) lose(reason error) {
 		return
 	}
 	k.delivered = true
+	delete(k.c.conns, k)
 	k.inner.ConnectionLost(reason)
 }
 
@@ -500,6 +502,24 @@ func (p *pipe) run() {
 			}
 		}
 	}
+	p.arm()
+}
+
+// flushNow delivers everything held, in order, at once.
+func (p *pipe) flushNow() {
+	if p.timer != nil {
+		_ = p.timer.Cancel()
+		p.timer = nil
+	}
+	for f := p.front(); f != nil; f = p.front() {
+		if !p.deliver(f) {
+			break // a partial protocol stopped; the timer takes the rest
+		}
+		if p.front() == f {
+			p.pop()
+		}
+	}
+	p.busy, p.last = time.Time{}, time.Time{}
 	p.arm()
 }
 

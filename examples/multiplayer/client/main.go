@@ -266,7 +266,13 @@ func (g *Game) goodbye() <-chan struct{} {
 	if g.sess == nil {
 		return nil
 	}
-	return g.sess.Goodbye()
+	ch := g.sess.Goodbye()
+	if g.sim != nil {
+		// The plugin closes every connection right after this trigger:
+		// what the simulator holds back (the goodbye) must go now.
+		g.sim.FlushNow()
+	}
+	return ch
 }
 
 // statusChanged logs every change of the session's status.

@@ -64,3 +64,20 @@ func TestCycleSim(t *testing.T) {
 		t.Fatalf("F4 went through %s", got)
 	}
 }
+
+// Through bad Wi-Fi, the goodbye still reaches the server before the
+// window closes (the simulator sends what it holds when the shutdown
+// begins, since the plugin closes the connections right after): the
+// server logs a quit, not an error.
+func TestSimGoodbyeReachesServer(t *testing.T) {
+	checkSockets(t)
+	srv := startServer(t, 1)
+	c := startClient(t, "", "-addr", srv.addr, "-name", "faraway", "-sim", "badwifi", "-exit-after", "2s")
+	if code := c.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("client exited %d", code)
+	}
+	if m := c.exitLine(t); m["cause"] != "quit" {
+		t.Fatalf("exit line %v", m)
+	}
+	srv.log.wait(t, 5*time.Second, "msg=leave", "name=faraway", "reason=quit")
+}
