@@ -32,4 +32,11 @@
 // Presets: off, lan, wifi (good Wi-Fi), 4g and badwifi (150 ms ± 30 ms
 // round trip, 5% loss, 1% duplicates, 2% reordered); see Presets. Parse
 // reads a preset name or explicit values from a flag.
+//
+// The simulator sits at one end of the connection, so what it holds on
+// the way out is not yet in the real connection: if something other than
+// the program closes that (the Ebiten plugin's flush at shutdown, core's
+// LoseAllConnections, the peer resetting it), what is held is dropped and
+// counted (DirStats.Discarded). Call FlushNow from a before-shutdown
+// trigger, after the goodbyes are written, to send it at once.
 package netsim
