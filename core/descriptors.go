@@ -77,6 +77,9 @@ func badDescriptor(fd int, err error) error {
 // wrapping ErrBadDescriptor if d's descriptor is not open, and
 // ErrInvalidArgument for a nil or non-comparable d.
 func (r *Reactor) AddReader(d ReadDescriptor) error {
+	if r.cfg.threadCheck {
+		r.checkMainThread("AddReader")
+	}
 	if d == nil {
 		return fmt.Errorf("%w: nil ReadDescriptor", ErrInvalidArgument)
 	}
@@ -86,6 +89,9 @@ func (r *Reactor) AddReader(d ReadDescriptor) error {
 // AddWriter starts watching d for writability (Twisted's addWriter). See
 // AddReader.
 func (r *Reactor) AddWriter(d WriteDescriptor) error {
+	if r.cfg.threadCheck {
+		r.checkMainThread("AddWriter")
+	}
 	if d == nil {
 		return fmt.Errorf("%w: nil WriteDescriptor", ErrInvalidArgument)
 	}
@@ -374,7 +380,7 @@ func (r *Reactor) ensurePreen() {
 	if r.preen != nil || len(r.raw) == 0 || r.finished {
 		return
 	}
-	r.preen, _ = r.CallLater(r.cfg.preenInterval, r.runPreen)
+	r.preen = r.callLater(r.cfg.preenInterval, r.runPreen)
 }
 
 func (r *Reactor) runPreen() {

@@ -148,10 +148,11 @@ type harness struct {
 }
 
 // newReactor makes a reactor on the harness's backend that logs into the
-// harness's recorder.
+// harness's recorder, with the threading rule checked: a test that calls a
+// main-thread-only method from another goroutine fails.
 func (h *harness) newReactor(opts ...Option) *Reactor {
 	h.t.Helper()
-	all := append([]Option{WithBackend(h.backend), WithLogger(slog.New(h.logs))}, opts...)
+	all := append([]Option{WithBackend(h.backend), WithLogger(slog.New(h.logs)), WithThreadCheck(true)}, opts...)
 	r, err := New(all...)
 	if err != nil {
 		h.t.Fatal(err)
@@ -234,11 +235,13 @@ func describeFds(before, after map[string]string) string {
 }
 
 // logRecorder is a slog.Handler that keeps records for assertions and
-// echoes them to the test log.
+// echoes them to the test log. A report of the thread check fails the
+// test, unless allowOffMain is set (the check's own test).
 type logRecorder struct {
-	t    *testing.T
-	mu   sync.Mutex
-	recs []string
+	t            *testing.T
+	mu           sync.Mutex
+	recs         []string
+	allowOffMain bool
 }
 
 func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -247,9 +250,14 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "stack" {
-			fmt.Fprintf(&b, " stack=<%d bytes>", len(a.Value.String()))
-			if strings.Contains(a.Value.String(), "goroutine") {
+			st := a.Value.String()
+			fmt.Fprintf(&b, " stack=<%d bytes>", len(st))
+			if strings.Contains(st, "goroutine") {
 				b.WriteString(" stack_has_goroutine")
+			}
+			// The first test file in the stack: where the reactor was called.
+			if i := strings.Index(st, "_test.go:"); i >= 0 {
+				b.WriteString(" stack_test_file=" + st[strings.LastIndex(st[:i], "/")+1:i+len("_test.go")])
 			}
 			return true
 		}
@@ -258,11 +266,27 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	})
 	l.mu.Lock()
 	l.recs = append(l.recs, b.String())
+	allow := l.allowOffMain
 	l.mu.Unlock()
+	if !allow && strings.Contains(r.Message, "called off the main thread") {
+		l.t.Errorf("threading rule broken: %s", b.String())
+	}
 	return nil
 }
 func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecorder) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.recs {
+		if strings.Contains(r, substr) {
+			n++
+		}
+	}
+	return n
+}
 
 func (l *logRecorder) find(substr string) string {
 	l.mu.Lock()

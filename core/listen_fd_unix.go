@@ -71,7 +71,7 @@ func (l *fdListener) accept() (streamConn, bool) {
 			// Out of descriptors: the pending connection stays in the
 			// backlog; try again shortly rather than spin on it.
 			r.log.Warn("reactor: accept failed; retrying in 100ms", "addr", l.addr, "err", err)
-			l.retry, _ = r.CallLater(100*time.Millisecond, func() {
+			l.retry = r.callLater(100*time.Millisecond, func() {
 				l.retry = nil
 				if !l.closed {
 					_ = r.rearm(l.h)

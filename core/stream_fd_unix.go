@@ -105,7 +105,7 @@ func (c *fdConn) do(a act) {
 		return
 	}
 	if a.do&actLinger != 0 && c.state != stateClosed {
-		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
+		c.timer = c.r.callLater(c.cfg.linger, c.lingerExpired)
 	}
 	if a.do&actWatch != 0 {
 		c.watch()
@@ -261,6 +261,9 @@ func (c *fdConn) dropQueued() {
 // only what the socket does not take is queued, and only then is write
 // readiness requested.
 func (c *fdConn) Write(p []byte) (int, error) {
+	if c.r.cfg.threadCheck {
+		c.r.checkMainThread("Transport.Write")
+	}
 	if err := c.checkWrite(); err != nil {
 		return 0, err
 	}
@@ -290,6 +293,9 @@ func (c *fdConn) Write(p []byte) (int, error) {
 
 // Writev implements Transport.
 func (c *fdConn) Writev(bufs ...[]byte) (int, error) {
+	if c.r.cfg.threadCheck {
+		c.r.checkMainThread("Transport.Writev")
+	}
 	if err := c.checkWrite(); err != nil {
 		return 0, err
 	}

@@ -123,7 +123,7 @@ func (g *goConn) do(a act) {
 		return
 	}
 	if a.do&actLinger != 0 && g.state != stateClosed {
-		g.timer, _ = g.r.CallLater(g.cfg.linger, g.lingerExpired)
+		g.timer = g.r.callLater(g.cfg.linger, g.lingerExpired)
 	}
 	if a.do&actWatch != 0 {
 		g.watch()
@@ -300,11 +300,21 @@ func (g *goConn) shutdownWrite() {
 // without blocking from the main thread, so every write is copied and
 // handed to the connection's writer goroutine.
 func (g *goConn) Write(p []byte) (int, error) {
-	return g.Writev(p)
+	if g.r.cfg.threadCheck {
+		g.r.checkMainThread("Transport.Write")
+	}
+	return g.writev(p)
 }
 
 // Writev implements Transport.
 func (g *goConn) Writev(bufs ...[]byte) (int, error) {
+	if g.r.cfg.threadCheck {
+		g.r.checkMainThread("Transport.Writev")
+	}
+	return g.writev(bufs...)
+}
+
+func (g *goConn) writev(bufs ...[]byte) (int, error) {
 	if g.wbuf != nil && !g.wbusy.Load() && g.werr != nil {
 		g.written() // the writer failed: known before anything is queued
 	}
