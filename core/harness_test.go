@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/threadedselect/reactor/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -187,51 +187,10 @@ func forEachBackend(t *testing.T, f func(t *testing.T, h *harness)) {
 
 // checkLeaks fails the test if it leaves goroutines or descriptors behind.
 func checkLeaks(t *testing.T) {
-	before := openFds(t)
-	opts := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		goleak.VerifyNone(t, opts)
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			after := openFds(t)
-			if len(after) <= len(before) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("descriptors leaked: %d open before, %d after: %s", len(before), len(after), describeFds(before, after))
-				return
-			}
-			runtimeYield()
-		}
-	})
-}
-
-func runtimeYield() { time.Sleep(time.Millisecond) } // only while polling for a leak check to settle
-
-func openFds(t *testing.T) map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
+	if _, ok := testutil.OpenFds(); !ok {
 		t.Skip("no /proc/self/fd")
 	}
-	m := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		m[e.Name()] = target
-	}
-	return m
-}
-
-func describeFds(before, after map[string]string) string {
-	var b strings.Builder
-	for fd, target := range after {
-		if before[fd] != target {
-			fmt.Fprintf(&b, "%s->%s ", fd, target)
-		}
-	}
-	return b.String()
+	testutil.CheckLeaks(t)
 }
 
 // logRecorder is a slog.Handler that keeps records for assertions and
