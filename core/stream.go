@@ -325,12 +325,25 @@ func (c *stream) sentSome() (a act) {
 	return a
 }
 
-// checkWrite is the common start of Write and Writev: whether the program
-// may write, and if not, the error to return. Every backend says the same:
+// startWrite is the common start of Write and Writev (call names it for
+// the thread check): whether the program may write, and if not, the error
+// to return; if it may, the write is counted. Every backend says the same:
 // once the main thread knows the connection is broken (a write failed, the
 // reader saw a reset) or the program closed it, Write returns an error that
 // matches ErrClosed and carries the reason.
-func (c *stream) checkWrite() error {
+func (c *stream) startWrite(call string) error {
+	if c.r.cfg.threadCheck {
+		c.r.checkMainThread(call)
+	}
+	if err := c.mayWrite(); err != nil {
+		return err
+	}
+	c.msgsOut++
+	c.r.stats.msgsOut.Add(1)
+	return nil
+}
+
+func (c *stream) mayWrite() error {
 	if c.lost != nil {
 		return &ClosedError{Reason: c.lost}
 	}
