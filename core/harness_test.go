@@ -122,14 +122,16 @@ func startWatchdog(t *testing.T, r *Reactor) func() {
 	return cancel
 }
 
-// needsPoller skips a test of raw descriptors on the portable backend,
-// which has no poller to watch them with (TestPortableRejectsRawDescriptors
-// checks that it says so).
-func (h *harness) needsPoller() {
-	h.t.Helper()
-	if h.backend == portableBackend {
-		h.t.Skip("raw descriptors are not supported by the portable backend")
-	}
+// forEachRaw is forEach for tests of raw descriptors: the portable
+// backend, which has no poller to watch them with, is skipped
+// (TestPortableRejectsRawDescriptors checks that it says so).
+func forEachRaw(t *testing.T, f func(t *testing.T, h *harness)) {
+	forEach(t, func(t *testing.T, h *harness) {
+		if h.backend == portableBackend {
+			t.Skip("raw descriptors are not supported by the portable backend")
+		}
+		f(t, h)
+	})
 }
 
 // runReactor drives r with h's driver and fails the test on an error.
