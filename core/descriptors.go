@@ -51,9 +51,20 @@ type HalfCloser interface {
 	ReadConnectionLost()
 }
 
-// ErrConnectionDone is the reason given when a descriptor's DoRead reports
-// a clean end of stream (io.EOF) and it cannot half-close.
-var ErrConnectionDone = errors.New("reactor: connection closed cleanly")
+// ErrConnectionDone is the reason ConnectionLost gets for a clean close: the
+// connection ended in order (LoseConnection, or the peer closed and every
+// byte was delivered), or a descriptor's DoRead reported a clean end of
+// stream (io.EOF) and it cannot half-close. For Go's habits it also matches
+// io.EOF: errors.Is(reason, io.EOF) is true for a clean close, and for
+// nothing else the reactor reports.
+var ErrConnectionDone error = connectionDone{}
+
+type connectionDone struct{}
+
+func (connectionDone) Error() string { return "reactor: connection closed cleanly" }
+
+// Is makes a clean close match io.EOF.
+func (connectionDone) Is(target error) bool { return target == io.EOF }
 
 // rawReg is the registration of a raw descriptor. Main thread only, but
 // for what handle holds.

@@ -9,7 +9,20 @@
 // transports, timers, thread calls, system event triggers — runs there, so
 // program state touched only by callbacks needs no locks. Other goroutines
 // talk to the reactor only through CallFromThread and Stop (and the
-// read-only Running, Done, Err, Stats).
+// read-only Running, Stopping, Done, Err, Stats).
+//
+// "Main thread" here means that goroutine, whatever OS thread it is on. In
+// an Ebiten game it is the game goroutine that calls Update, which is not
+// the goroutine that called ebiten.RunGame (Ebiten's own "main thread",
+// where it talks to the GPU and the window system); package ebitenreactor
+// makes Update's goroutine the reactor's main thread.
+//
+// Before the reactor starts (Run, Start or Interleave), the goroutine that
+// will drive it may already register what the program needs: ListenTCP,
+// ListenUDP, ConnectTCP (the attempt begins when the reactor starts),
+// AdoptConn, AdoptListener, AddReader/AddWriter, CallLater, CallEvery,
+// system event triggers, CallWhenRunning. CallFromThread is safe from any
+// goroutine at any time; calls made before the start run once it runs.
 //
 // Readiness is waited for by a poll thread (one per reactor, a goroutine
 // locked to its OS thread, using epoll on Linux, kqueue on macOS and the

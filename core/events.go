@@ -291,3 +291,18 @@ func funcName(f any) string {
 	}
 	return "?"
 }
+
+// OnShutdown registers f as a Before-shutdown trigger, the common case of
+// AddSystemEventTrigger: the place where a game says goodbye to its peers
+// (return a channel to keep the reactor running until it is closed). It
+// returns the trigger's id for RemoveSystemEventTrigger. A nil f, or a
+// shutdown already past its Before phase, registers nothing: the error is
+// logged and the zero TriggerID returned, so the common call needs no
+// error check. Main thread.
+func (r *Reactor) OnShutdown(f Trigger) TriggerID {
+	id, err := r.AddSystemEventTrigger(Before, Shutdown, f)
+	if err != nil {
+		r.log.Error("reactor: OnShutdown", "err", err)
+	}
+	return id
+}

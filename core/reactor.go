@@ -155,6 +155,18 @@ func (r *Reactor) ShutdownTimeout() time.Duration { return time.Duration(r.shutT
 // reactor.running).
 func (r *Reactor) Running() bool { return r.running.Load() }
 
+// Logger returns the logger the reactor logs through (WithLogger, or
+// slog.Default()), for code that wants its lines in the same place, such
+// as package ebitenreactor. Safe from any goroutine.
+func (r *Reactor) Logger() *slog.Logger { return r.log }
+
+// Stopping reports whether the reactor's shutdown has been asked for and
+// has not finished: true from Stop (or a poller failure) until Done is
+// closed, including while the Before-shutdown triggers say goodbye, when
+// Running is still true. A server can tell from it that a connection lost
+// now is lost to the shutdown, not to the peer. Safe from any goroutine.
+func (r *Reactor) Stopping() bool { return reactorState(r.state.Load()) == stateStopping }
+
 // Done returns a channel closed when the shutdown sequence has finished
 // and the reactor has released its poll thread and descriptors.
 func (r *Reactor) Done() <-chan struct{} { return r.done }

@@ -191,7 +191,8 @@ type dialer interface {
 // main thread, never from inside ConnectTCP. Names are resolved on another
 // goroutine, so the main thread never blocks. If a name has several
 // addresses they are tried in order. opts configure the connection
-// (WithLinger, WithMaxUnread). Main thread.
+// (WithLinger, WithMaxUnread). Main thread, or before the reactor starts:
+// then the attempt begins when it starts. See also ConnectTCPContext.
 func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration, opts ...ListenOption) (*Connector, error) {
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil ClientFactory", ErrInvalidArgument)

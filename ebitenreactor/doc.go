@@ -33,7 +33,10 @@
 //
 // Every reactor callback runs on Ebitengine's game goroutine, the one that
 // calls Update and Draw, so game state touched by callbacks and by the
-// game needs no locks, and the plugin takes none. The reactor is started
+// game needs no locks, and the plugin takes none. That goroutine is what
+// package core calls the reactor's "main thread"; it is not Ebitengine's
+// main thread (the goroutine that called RunGame, which talks to the GPU
+// and the window system and never runs reactor callbacks). The reactor is started
 // (r.Start) by Wrap on the goroutine that calls it, before the window
 // opens; startup triggers run there.
 //

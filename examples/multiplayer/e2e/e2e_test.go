@@ -165,7 +165,7 @@ func TestBadInputUnderLoad(t *testing.T) {
 		HandshakeTimeout: handshake,
 		IdleTimeout:      2 * time.Second,
 		MaxConns:         600,
-		DropLogRate:      -1, // log every drop: the test counts them
+		PeerLogRate:      -1, // log every drop: the test counts them
 	}, 20, "mixed")
 	addr := c.srv.Addr().String()
 	// Two seconds: one scheduling hiccup of the machine (a tick callback

@@ -18,7 +18,18 @@ import (
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(removeBins{m}) }
+
+// serverBins holds the server command built for the tests that run it
+// (procserver_test.go), removed once they have run.
+var serverBins builtBins
+
+type removeBins struct{ m *testing.M }
+
+func (r removeBins) Run() int {
+	defer serverBins.remove()
+	return r.m.Run()
+}
 
 // logSink collects log lines from any goroutine and wakes waiters on every
 // write.

@@ -46,6 +46,7 @@ var (
 	errFacing          = fmt.Errorf("%w: undefined facing", ErrBadValue)
 	errPlayerOrder     = fmt.Errorf("%w: player ids not strictly increasing", ErrBadValue)
 	errNotSnapshot     = fmt.Errorf("%w: not a Snapshot", ErrBadValue)
+	errNotHello        = fmt.Errorf("%w: not a Hello", ErrBadValue)
 	errSnapshotSize    = fmt.Errorf("%w: snapshot larger than %d bytes", ErrTooLong, MaxSnapshotBytes)
 )
 

@@ -3,6 +3,7 @@ package gameserver
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
@@ -12,16 +13,28 @@ import (
 // Defaults of Config.
 const (
 	DefaultMaxConns          = 512
+	DefaultMaxConnsPerAddr   = 16
+	DefaultMaxPlayersPerAddr = 8
 	DefaultMaxMessage        = 64 // bytes; the largest client message (Hello) is 21
 	DefaultHandshakeTimeout  = 3 * time.Second
 	DefaultIdleTimeout       = 10 * time.Second
 	DefaultPingRate          = 4 // pings per second; clients send one a second
-	DefaultSlowClientQueue   = 16 << 10
+	DefaultSlowClientQueue   = 32 << 10
 	DefaultSlowClientTimeout = 5 * time.Second
+	DefaultSendBuffer        = 64 << 10
 	DefaultLinger            = 2 * time.Second
 	DefaultStatsInterval     = time.Second
-	DefaultDropLogRate       = 20 // lines per second, with a burst of 5 times that
+	DefaultPeerLogRate       = 20 // lines per second, with a burst of 5 times that
 )
+
+// DefaultAddrLimitExempt are the addresses the per-address limits do not
+// apply to by default: loopback, which no remote peer can send from (a
+// server behind a proxy on the same host sees every player there, and
+// per-address limits would be wrong for it anyway).
+var DefaultAddrLimitExempt = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+}
 
 // Config configures a Server. The zero value of every field means its
 // default.
@@ -41,6 +54,20 @@ type Config struct {
 	// connections beyond it are closed as soon as they are accepted.
 	// Default DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerAddr bounds the connections open at once from one address
+	// (an IPv4 address, or an IPv6 /64, which one host usually has whole);
+	// default DefaultMaxConnsPerAddr. A connection beyond it gets a Reject
+	// saying so and is closed; beyond twice as many it is closed as soon as
+	// it is accepted. MaxPlayersPerAddr bounds the players from one
+	// address; a Hello beyond gets a Reject. Default
+	// DefaultMaxPlayersPerAddr. Both keep room for everybody else when one
+	// address takes all it can.
+	MaxConnsPerAddr   int
+	MaxPlayersPerAddr int
+	// AddrLimitExempt lists the addresses MaxConnsPerAddr and
+	// MaxPlayersPerAddr do not apply to. nil means DefaultAddrLimitExempt;
+	// an empty, non-nil slice exempts nobody.
+	AddrLimitExempt []netip.Prefix
 	// MaxMessage is the largest message payload, in bytes, a client may
 	// send; a longer frame disconnects it. Default DefaultMaxMessage.
 	MaxMessage int
@@ -49,23 +76,46 @@ type Config struct {
 	// IdleTimeout is how long a player may send nothing (not even a Ping)
 	// before it is disconnected with reason=timeout.
 	IdleTimeout time.Duration
-	// InputRate is how many inputs per second a client may send (default
-	// 1.1 × TickRate) and InputBurst how many more it may send at once
-	// (default game.MaxQueuedInputs).
+	// InputRate is how many inputs per second of a client the world
+	// applies (default 1.1 × TickRate: an honest client sends one per tick,
+	// and its clock may run a little fast) and InputBurst how many more it
+	// applies at once (default game.MaxQueuedInputs). Inputs beyond are
+	// dropped, not applied; the client stays. See FloodTolerance for when a
+	// client is disconnected.
 	InputRate  float64
 	InputBurst int
-	// FloodTolerance is how many inputs over the limit a client may have
-	// dropped within one second before it is disconnected; default
-	// TickRate, i.e. about twice the allowed rate sustained for a second.
+	// FloodTolerance is how far ahead of the server's clock a client's
+	// inputs may claim to be before it is disconnected for a flood. Inputs
+	// are numbered from 1 and an honest client sends at most one per tick,
+	// so an input's sequence number can never exceed InputRate × the time
+	// since the client joined; the tolerance is added to that bound.
+	// Default TickRate (a second's worth). Inputs that arrive late in a
+	// burst (the network or the server stalled) claim nothing they could
+	// not have, so they never count against a client. Besides, a client may
+	// send no more than InputRate inputs a second on average with a burst
+	// of InputRate × IdleTimeout, enough for a stall as long as the idle
+	// timeout (past that the client is dropped as idle anyway).
 	FloodTolerance int
 	// PingRate is how many pings per second a client may send, with a
 	// burst of 8; one more disconnects it. Default DefaultPingRate.
 	PingRate float64
-	// SlowClientQueue is how many bytes may wait in a client's TCP send
-	// queue before its snapshots are skipped, and SlowClientTimeout how long
-	// that may last before the client is disconnected.
+	// SlowClientQueue is how many bytes sent to a client over TCP may wait
+	// unsent (the connection's queue in the process and, where the platform
+	// tells, in the kernel) before its snapshots are skipped, and
+	// SlowClientTimeout how long that may last before the client is
+	// disconnected with reason=slow. It applies to every player, bound to
+	// UDP or not: players joining and leaving, and pongs, go over TCP. A
+	// queue in the process above 4 × SlowClientQueue disconnects at once, so
+	// a client that never reads costs a bounded amount of memory whatever
+	// happens around it. Defaults DefaultSlowClientQueue and
+	// DefaultSlowClientTimeout.
 	SlowClientQueue   int
 	SlowClientTimeout time.Duration
+	// SendBuffer is the kernel's send buffer of each connection (SO_SNDBUF),
+	// which bounds what the kernel holds for a client that does not read;
+	// default DefaultSendBuffer; negative: the system's default (on Linux
+	// it grows up to several MiB per connection).
+	SendBuffer int
 	// Linger bounds how long closing a connection waits for the client to
 	// close its side; default DefaultLinger. Shutdown aborts connections
 	// still open after it.
@@ -74,9 +124,12 @@ type Config struct {
 	DisableUDP bool
 	// StatsInterval is how often the stats line is logged; negative: never.
 	StatsInterval time.Duration
-	// DropLogRate bounds the msg=drop lines logged per second (with a burst
-	// of five times as many); negative: no bound.
-	DropLogRate float64
+	// PeerLogRate bounds the log lines that remote peers can cause (join,
+	// leave, reject, drop) to that many per second, with a burst of five
+	// times as many; lines over it are counted, and a msg=suppressed line
+	// says how many at most once a second. Negative: no bound. Default
+	// DefaultPeerLogRate.
+	PeerLogRate float64
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
 	// TickObserver, if set, is called on the main thread after every tick
@@ -84,7 +137,8 @@ type Config struct {
 	// took (benchmarks collect these).
 	TickObserver func(time.Duration)
 	// ListenOptions are passed to core's ListenTCP, after the server's own
-	// (core.WithLinger(Linger), core.WithMaxUnread(64 KiB)).
+	// (core.WithLinger(Linger), core.WithMaxUnread(64 KiB) and the send
+	// buffer).
 	ListenOptions []core.ListenOption
 }
 
@@ -111,6 +165,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxConns < 1 {
 		return c, fmt.Errorf("%w: max connections %d", core.ErrInvalidArgument, c.MaxConns)
+	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
+	if c.MaxPlayersPerAddr == 0 {
+		c.MaxPlayersPerAddr = DefaultMaxPlayersPerAddr
+	}
+	if c.MaxConnsPerAddr < 1 || c.MaxPlayersPerAddr < 1 {
+		return c, fmt.Errorf("%w: per-address limits %d connections, %d players", core.ErrInvalidArgument, c.MaxConnsPerAddr, c.MaxPlayersPerAddr)
+	}
+	if c.AddrLimitExempt == nil {
+		c.AddrLimitExempt = DefaultAddrLimitExempt
 	}
 	if c.MaxMessage == 0 {
 		c.MaxMessage = DefaultMaxMessage
@@ -143,11 +209,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SlowClientQueue == 0 {
 		c.SlowClientQueue = DefaultSlowClientQueue
 	}
+	if c.SlowClientQueue < 1 {
+		return c, fmt.Errorf("%w: slow-client queue %d", core.ErrInvalidArgument, c.SlowClientQueue)
+	}
+	if c.SendBuffer == 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = DefaultStatsInterval
 	}
-	if c.DropLogRate == 0 {
-		c.DropLogRate = DefaultDropLogRate
+	if c.PeerLogRate == 0 {
+		c.PeerLogRate = DefaultPeerLogRate
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

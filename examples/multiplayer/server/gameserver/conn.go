@@ -1,7 +1,6 @@
 package gameserver
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
@@ -34,23 +33,31 @@ type conn struct {
 	ip    netip.Addr // remote IP, which a UDPBind must come from
 	state connState
 
+	key     netip.Prefix // the address, as the per-address limits count it
+	limited bool         // the per-address limits apply
+	refuse  string       // refused at accept: the Reject's reason
+
 	since    time.Time // accepted
 	lastRecv time.Time // last message received
 
 	// Set once joined.
-	id     uint16
-	name   string
-	token  [16]byte
-	joined bool
-	left   bool
+	id      uint16
+	name    string
+	nameKey string // see names.go
+	token   [16]byte
+	joined  bool
+	left    bool
 
 	udpAddr netip.AddrPort // bound by a valid UDPBind; invalid: none
 
-	inputs     *game.TokenBucket
-	pings      *game.TokenBucket
-	floodStart time.Time // start of the current one-second flood window
-	floodDrops int       // inputs dropped in it
-	backedUp   time.Time // since when snapshots are skipped; zero: not
+	inputs   inputLimit
+	pings    *game.TokenBucket
+	backedUp time.Time // since when its unsent data is above the bound; zero: not
+
+	// The server's Pings (slowclient.go): T of the newest sent and of the
+	// newest answered, and when the latter was sent (or the join).
+	pingedT, answeredT int64
+	answeredAt         time.Time
 
 	leaveReason string // why we are closing it, when we decided to
 	rejected    bool   // a Reject was sent and logged
@@ -63,6 +70,10 @@ func (c *conn) ConnectionMade(t core.Transport) {
 	c.since = c.s.r.Now()
 	c.lastRecv = c.since
 	c.s.conns[c] = struct{}{}
+	c.s.connOpened(c)
+	if c.refuse != "" {
+		c.s.reject(c, c.refuse)
+	}
 }
 
 // MessageReceived implements framing.Handler. A connection that has not
@@ -97,11 +108,7 @@ func (c *conn) message(payload []byte) error {
 			}
 			return fmt.Errorf("%w: %v before Hello", ErrProtocol, t)
 		}
-		m, err := game.Decode(payload)
-		if err != nil {
-			return badMessage(err)
-		}
-		s.join(c, m.(game.Hello))
+		s.hello(c, payload)
 		return nil
 	}
 	switch t {
@@ -121,6 +128,12 @@ func (c *conn) message(payload []byte) error {
 		}
 		_, _ = c.t.Write(s.frameMsg(game.AppendPong(s.msg[:0], game.Pong(m.(game.Ping)))))
 		return nil
+	case game.MsgPong:
+		m, err := game.Decode(payload)
+		if err != nil {
+			return badMessage(err)
+		}
+		return c.pong(m.(game.Pong))
 	case game.MsgGoodbye:
 		if _, err := game.Decode(payload); err != nil {
 			return badMessage(err)
@@ -142,39 +155,29 @@ func badMessage(err error) error {
 	return fmt.Errorf("%w: %w", ErrProtocol, err)
 }
 
-// input applies the rate limit and queues in in the world.
+// input judges in (see inputLimit) and queues it in the world.
 func (c *conn) input(in game.Input, now time.Time) error {
 	s := c.s
 	if in.PlayerID != c.id {
 		return fmt.Errorf("%w: input for player %d from player %d: %w", ErrProtocol, in.PlayerID, c.id, game.ErrWrongPlayer)
 	}
-	if !c.inputs.Allow(now) {
-		return c.dropInput(now)
+	apply, err := c.inputs.check(&s.cfg, in, now)
+	if err != nil {
+		return err
+	}
+	if !apply {
+		s.stats.InputsDropped++
+		return nil
 	}
 	switch err := s.world.Apply(c.id, in); err {
 	case nil:
 		s.stats.InputsApplied++
 	case game.ErrInputQueueFull:
-		return c.dropInput(now)
+		s.stats.InputsDropped++
 	case game.ErrStaleInput:
 		s.stats.InputsStale++
 	default:
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
-	}
-	return nil
-}
-
-// dropInput counts an input over the limit and reports a flood when the
-// client has more than FloodTolerance dropped within a second.
-func (c *conn) dropInput(now time.Time) error {
-	s := c.s
-	s.stats.InputsDropped++
-	if now.Sub(c.floodStart) >= time.Second {
-		c.floodStart, c.floodDrops = now, 0
-	}
-	c.floodDrops++
-	if c.floodDrops > s.cfg.FloodTolerance {
-		return fmt.Errorf("%w: more than %d inputs over the limit of %v per second within 1s", ErrFlood, s.cfg.FloodTolerance, s.cfg.InputRate)
 	}
 	return nil
 }
@@ -220,6 +223,7 @@ func (c *conn) ConnectionLost(reason error) {
 	s := c.s
 	c.closed = true
 	delete(s.conns, c)
+	s.connClosed(c)
 	defer s.checkClosed()
 	why := c.leaveReason
 	if why == "" {
@@ -249,11 +253,65 @@ func classify(reason error) string {
 	return ReasonError
 }
 
-// join handles a Hello: it rejects a wrong version or a full server, else
-// adds the player, welcomes it and introduces everybody.
+// hello handles a Hello payload: every Hello gets an answer, a Reject that
+// says why (another protocol version, a malformed Hello, a refused name, a
+// full server, too many players from the address) or a Welcome.
+func (s *Server) hello(c *conn, payload []byte) {
+	// The version first: another version's Hello may be laid out
+	// differently, or carry a version too big for this one's.
+	v, err := game.HelloVersion(payload)
+	switch {
+	case err != nil:
+		s.reject(c, "malformed hello: "+err.Error())
+		return
+	case v != game.ProtocolVersion:
+		s.reject(c, fmt.Sprintf("protocol version %d, server speaks %d", v, game.ProtocolVersion))
+		return
+	}
+	m, err := game.Decode(payload)
+	if de := (*game.DecodeError)(nil); errors.As(err, &de) && de.Field == "name" {
+		if name, ok := helloName(payload); ok {
+			if reason, _ := checkName(name); reason != "" {
+				s.reject(c, reason)
+				return
+			}
+		}
+	}
+	if err != nil {
+		s.reject(c, "malformed hello: "+err.Error())
+		return
+	}
+	s.join(c, m.(game.Hello))
+}
+
+// helloName returns the name of a Hello that Decode refused for its name,
+// if the name is all there, for checkName to say what is wrong with it.
+func helloName(payload []byte) (string, bool) {
+	b := payload[1:]
+	if _, k := binary.Uvarint(b); k > 0 {
+		b = b[k:]
+		if n, k := binary.Uvarint(b); k > 0 && n == uint64(len(b)-k) {
+			return string(b[k:]), true
+		}
+	}
+	return "", false
+}
+
+// join handles a valid Hello: it refuses a name (names.go), a full server
+// or an address with too many players, else adds the player, welcomes it
+// and introduces everybody.
 func (s *Server) join(c *conn, h game.Hello) {
-	if h.Version != game.ProtocolVersion {
-		s.reject(c, fmt.Sprintf("protocol version %d, server speaks %d", h.Version, game.ProtocolVersion))
+	reason, key := checkName(h.Name)
+	if reason != "" {
+		s.reject(c, reason)
+		return
+	}
+	if other := s.names[key]; other != nil {
+		s.reject(c, "name in use: too like a connected player's name")
+		return
+	}
+	if reason := s.admitPlayer(c); reason != "" {
+		s.reject(c, reason)
 		return
 	}
 	id, err := s.world.Add()
@@ -261,9 +319,12 @@ func (s *Server) join(c *conn, h game.Hello) {
 		s.reject(c, "server full")
 		return
 	}
-	c.id, c.name, c.joined, c.state = id, h.Name, true, statePlaying
+	c.id, c.name, c.nameKey, c.joined, c.state = id, h.Name, key, true, statePlaying
+	s.names[key] = c
+	s.playerJoined(c)
 	_, _ = rand.Read(c.token[:]) // never fails (crypto/rand)
-	c.inputs = game.NewTokenBucket(s.cfg.InputRate, s.cfg.InputBurst)
+	c.inputs = newInputLimit(&s.cfg, s.r.Now())
+	c.answeredAt = s.r.Now()
 	c.pings = game.NewTokenBucket(s.cfg.PingRate, 8)
 	i, _ := slices.BinarySearchFunc(s.players, id, func(p *conn, id uint16) int { return int(p.id) - int(id) })
 	s.players = slices.Insert(s.players, i, c)
@@ -287,7 +348,7 @@ func (s *Server) join(c *conn, h game.Hello) {
 			_, _ = p.t.Write(info)
 		}
 	}
-	s.log.Info("join", "player", id, "name", h.Name, "addr", c.addr)
+	s.peerLog(slog.LevelInfo, "join", "player", id, "name", h.Name, "addr", c.addr)
 }
 
 // appendFrame appends payload to dst as one frame.
@@ -296,14 +357,14 @@ func appendFrame(dst, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
-// reject refuses a Hello with a Reject message and closes the connection
-// once it is sent.
+// reject refuses a connection (at accept or at Hello) with a Reject
+// message and closes the connection once it is sent.
 func (s *Server) reject(c *conn, reason string) {
 	s.stats.Rejects++
 	c.rejected = true
 	_, _ = c.t.Write(s.frameMsg(game.AppendReject(s.msg[:0], game.Reject{Reason: reason})))
 	c.closeAfterFlush()
-	s.log.Info("reject", "addr", c.addr, "reason", reason)
+	s.peerLog(slog.LevelInfo, "reject", "addr", c.addr, "reason", reason)
 }
 
 // leave removes a joined player from the world, tells the others and logs
@@ -314,6 +375,10 @@ func (s *Server) leave(c *conn, reason string, err error) {
 	}
 	c.left = true
 	c.udpAddr = netip.AddrPort{}
+	if s.names[c.nameKey] == c {
+		delete(s.names, c.nameKey)
+	}
+	s.playerLeft(c)
 	s.world.Remove(c.id)
 	if i := slices.Index(s.players, c); i >= 0 {
 		s.players = slices.Delete(s.players, i, i+1)
@@ -329,13 +394,13 @@ func (s *Server) leave(c *conn, reason string, err error) {
 	}
 	attrs := []any{"player", c.id, "name", c.name, "addr", c.addr, "reason", reason}
 	level := slog.LevelInfo
-	if (reason == ReasonTimeout || reason == ReasonError) && err != nil {
+	if (reason == ReasonTimeout || reason == ReasonError || reason == ReasonSlow) && err != nil {
 		attrs = append(attrs, "detail", err.Error())
 	}
-	if reason == ReasonError {
+	if reason == ReasonError || reason == ReasonSlow {
 		level = slog.LevelWarn
 	}
-	s.log.Log(context.Background(), level, "leave", attrs...)
+	s.peerLog(level, "leave", attrs...)
 }
 
 // udpProtocol receives the server's datagrams: only UDPBinds are expected.
@@ -374,6 +439,6 @@ func (u udpProtocol) DatagramReceived(data []byte, from netip.AddrPort) {
 	if c.udpAddr != from {
 		c.udpAddr = from
 		s.stats.UDPBinds++
-		s.log.Debug("udp bound", "player", c.id, "udp", from.String())
+		s.peerLog(slog.LevelDebug, "udp bound", "player", c.id, "udp", from.String())
 	}
 }

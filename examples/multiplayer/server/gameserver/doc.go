@@ -24,6 +24,8 @@
 //	Input{id, seq, buttons}      ───────────▶ at the client's tick rate (idle ticks may be skipped)
 //	Ping{t}                      ───────────▶ about once a second; keeps the connection alive
 //	                             ◀─────────── Pong{t}
+//	                             ◀─────────── Ping{t} once a second, over TCP
+//	Pong{t}                      ───────────▶ the answer, which shows the client reads
 //	                             ◀─────────── Snapshot{tick, last input, players} every tick:
 //	                                          over UDP once bound, over TCP before
 //	                             ◀─────────── PlayerInfo / PlayerLeft as players come and go
@@ -50,15 +52,33 @@
 // and a player must send something (inputs, pings) at least every
 // Config.IdleTimeout.
 //
-// Inputs pass a game.TokenBucket per client (Config.InputRate, burst
-// Config.InputBurst) and the world's bounded input queue. Inputs over the
-// limit are dropped; a client that gets more than Config.FloodTolerance
-// inputs dropped within one second is disconnected (reason=error, "input
-// flood"). So an honest client whose clock runs a little fast loses nothing,
-// a slightly faster one loses its excess inputs, and one sending at about
-// twice the allowed rate or more for a second is dropped. Pings have their
-// own bucket (Config.PingRate, burst 8); a ping over it disconnects at once,
-// since no honest client comes near it.
+// Every Hello gets an answer: a Welcome, or a Reject that says why (another
+// protocol version, whatever its size; a malformed Hello; a refused name;
+// a full server; too many players from the address).
+//
+// One address (an IPv4 address, or an IPv6 /64) may hold at most
+// Config.MaxConnsPerAddr connections and Config.MaxPlayersPerAddr players,
+// so that it cannot take the slots of everybody else; a connection beyond
+// gets a Reject saying so (beyond twice as many, it is closed at accept).
+// Loopback is exempt by default (Config.AddrLimitExempt).
+//
+// Names (names.go): the PRECIS Nickname profile (RFC 8266) and, word by
+// word, the PRECIS IdentifierClass refuse invisible, control and
+// unassigned characters, blank-looking symbols and leading combining
+// marks; a name confusable with a connected player's (same after case
+// folding and the Unicode TR39 skeleton) is refused as "name in use".
+//
+// Inputs (inputlimit.go) are judged by what they claim: their sequence
+// numbers start at 1 and an honest client sends at most one per tick, so a
+// number above Config.InputRate × the time since joining, plus
+// Config.FloodTolerance, disconnects the client (reason=error, "flood"), and
+// so does sending more than Config.InputRate inputs a second on average
+// with a burst deeper than the idle timeout. Inputs that queued up behind a
+// stalled network or a paused server and arrive together are no flood. The
+// world applies at most Config.InputRate inputs a second with a burst of
+// Config.InputBurst and drops the rest (the client's prediction corrects
+// itself). Pings have their own bucket (Config.PingRate, burst 8); a ping
+// over it disconnects at once, since no honest client comes near it.
 //
 // A malformed message, an unknown or unexpected type, an oversized or
 // malformed frame, or an input claiming another player's id disconnects that
@@ -67,21 +87,39 @@
 // it leaves the world at once, gets a Reject "kicked: <why>" (so a client
 // can show why), and the connection is closed once that is sent, or
 // aborted if the client has not closed its side within Config.Linger. Idle
-// players are dismissed the same way (reason=timeout). A client whose TCP
-// send queue stays above Config.SlowClientQueue (snapshots are skipped
-// meanwhile) for Config.SlowClientTimeout is aborted (it would not read a
-// Reject). Every connection reads at most 64 KiB ahead of the server, so a
-// flood is pushed back by TCP rather than buffered.
+// players are dismissed the same way (reason=timeout).
+//
+// Slow clients (slowclient.go): every player, bound to UDP or not, whose
+// unsent TCP data (the connection's queue in the process plus, on Linux,
+// what the kernel holds) stays above Config.SlowClientQueue for
+// Config.SlowClientTimeout is aborted with reason=slow (it would not read a
+// Reject); meanwhile its TCP snapshots are skipped, since the next tick
+// supersedes them. A queue in the process above four times the bound
+// aborts at once, and the kernel's send buffer is capped
+// (Config.SendBuffer), so a client that never reads costs bounded memory.
+// The kernel can also hide such a client from those queues: the client's
+// own receive buffer may grow to megabytes, acknowledging everything, while
+// it reads nothing. So the server pings every player over TCP once a
+// second, and a player that has not answered a Ping sent more than
+// Config.SlowClientTimeout + 1 s ago is aborted with reason=slow too.
+// Every connection reads at most 64 KiB ahead of the server, so a flood is
+// pushed back by TCP rather than buffered.
 //
 // # Logs
 //
 // Through log/slog: msg=listening once; msg=join (player, name, addr);
-// msg=leave (player, name, addr, reason=quit|timeout|error|shutdown, and
-// detail for the last three); msg=reject (addr, reason) when a Hello is
-// refused; msg=drop (addr, reason, detail) when a connection that never
-// joined is closed (rate limited by Config.DropLogRate; suppressed lines are
-// counted in the stats line); and, every Config.StatsInterval, msg=stats
-// with players, conns, tick_p50_ms, tick_p99_ms, in_bps, out_bps (the
-// reactor's byte counters: the whole process when the server owns its
-// reactor), udp_clients, inputs_dropped and drops_suppressed.
+// msg=leave (player, name, addr, reason=quit|timeout|error|slow|shutdown,
+// and detail for timeout, error and slow); msg=reject (addr, reason) when a
+// connection or a Hello is refused; msg=drop (addr, reason, detail) when a
+// connection that never joined is closed. Those lines are caused by remote
+// peers, so they share a budget (Config.PeerLogRate): lines over it are
+// counted, and a msg=suppressed line (lines, total) reports them at most
+// once a second. Every Config.StatsInterval, msg=stats with players, conns,
+// tick_p50_ms, tick_p99_ms, in_bps, out_bps (the reactor's byte counters:
+// the whole process when the server owns its reactor), udp_clients,
+// inputs_dropped, snapshots_skipped, slow_drops and logs_suppressed.
+//
+// The server logs from the reactor's main thread; give it a Logger whose
+// handler never blocks (the command uses core/asynclog), or a slow log
+// sink stalls the game.
 package gameserver

@@ -28,8 +28,8 @@ var (
 	ErrHandshakeTimeout = fmt.Errorf("%w: no hello", core.ErrTimeout)
 	// ErrIdleTimeout: nothing received within Config.IdleTimeout.
 	ErrIdleTimeout = fmt.Errorf("%w: idle", core.ErrTimeout)
-	// ErrSlowClient: the client did not read its snapshots for
-	// Config.SlowClientTimeout.
+	// ErrSlowClient: the client did not read what it was sent for
+	// Config.SlowClientTimeout, or let far too much pile up.
 	ErrSlowClient = errors.New("gameserver: client not reading")
 	// ErrTooManyConns: refused at accept, Config.MaxConns are open.
 	ErrTooManyConns = errors.New("gameserver: too many connections")
@@ -43,6 +43,7 @@ const (
 	ReasonTimeout  = "timeout"
 	ReasonError    = "error"
 	ReasonShutdown = "shutdown"
+	// ReasonSlow (in slowclient.go): the player did not read.
 )
 
 // maxCatchUp is how many ticks one late tick callback runs at most; beyond
@@ -60,18 +61,19 @@ type Stats struct {
 
 	SnapshotsTCP     uint64 // snapshot messages sent over TCP
 	SnapshotsUDP     uint64 // snapshot datagrams sent
-	SnapshotsSkipped uint64 // snapshots not sent to clients whose TCP queue was backed up
+	SnapshotsSkipped uint64 // snapshots not sent to clients whose TCP data was backed up
 	UDPDropped       uint64 // datagrams the kernel would not take
 
 	InputsApplied uint64 // inputs queued in the world
-	InputsDropped uint64 // inputs over the rate limit or the world's queue
+	InputsDropped uint64 // inputs over the rate or burst applied, or the world's queue
 	InputsStale   uint64 // inputs with an old sequence number
 
 	UDPBinds    uint64 // valid UDPBinds that bound a new address
 	UDPRejected uint64 // datagrams ignored: not a valid UDPBind
 
 	Joins, Leaves, Rejects, Drops uint64
-	DropsSuppressed               uint64 // drop lines not logged (Config.DropLogRate)
+	SlowDrops                     uint64 // players dropped with reason=slow
+	LogsSuppressed                uint64 // peer log lines not logged (Config.PeerLogRate)
 }
 
 // Server is the authoritative game server: it owns a game.World, ticks it at
@@ -87,8 +89,10 @@ type Server struct {
 	port *core.Port
 	udp  *core.UDPPort
 
-	conns   map[*conn]struct{} // every open connection
-	players []*conn            // joined players, by increasing id
+	conns   map[*conn]struct{}        // every open connection
+	players []*conn                   // joined players, by increasing id
+	addrs   map[netip.Prefix]*addrUse // per-address counts (addrlimit.go)
+	names   map[string]*conn          // players by name key (names.go)
 
 	started    bool
 	closing    bool
@@ -107,15 +111,18 @@ type Server struct {
 	snap   []byte // snapshot frame: payload at snapHead, prefix just before
 	msg    []byte // payload of a control message
 	frame  []byte // framed control message(s)
-	kicks  []*conn
+	kicks  []slowKick
 
-	dropLog *game.TokenBucket // nil: unlimited
+	plog peerLog
 
 	stats      Stats
 	tickTimes  []time.Duration // tick durations since the last stats line
 	sorted     []time.Duration
 	lastCore   core.Stats
 	lastStatAt time.Time
+
+	epoch      time.Time // the server's Pings carry the time since then
+	lastPingAt time.Time // when the players were last pinged
 }
 
 // maxUnread bounds what core reads from one connection ahead of the main
@@ -139,7 +146,8 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]core.ListenOption{core.WithLinger(s.cfg.Linger), core.WithMaxUnread(maxUnread)}, s.cfg.ListenOptions...)
+	opts := append([]core.ListenOption{core.WithLinger(s.cfg.Linger), core.WithMaxUnread(maxUnread)}, sendBufferOption(s.cfg.SendBuffer)...)
+	opts = append(opts, s.cfg.ListenOptions...)
 	s.port, err = r.ListenTCP(s.cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gameserver: listen: %w", err)
@@ -185,14 +193,15 @@ func newServer(r *core.Reactor, cfg Config) (*Server, error) {
 		world: game.NewWorld(game.WorldConfig{TickRate: uint8(cfg.TickRate), MaxPlayers: cfg.MaxPlayers}),
 		dt:    time.Duration(float64(time.Second) / float64(cfg.TickRate)),
 		conns: make(map[*conn]struct{}),
+		addrs: make(map[netip.Prefix]*addrUse),
+		names: make(map[string]*conn),
+		plog:  newPeerLog(cfg.PeerLogRate),
 		snap:  make([]byte, snapHead+game.MaxSnapshotBytes),
 		msg:   make([]byte, 0, 256),
 		frame: make([]byte, 0, 1024),
 	}
-	if cfg.DropLogRate > 0 {
-		s.dropLog = game.NewTokenBucket(cfg.DropLogRate, max(1, int(5*cfg.DropLogRate)))
-	}
 	s.tickFn, s.sweepFn, s.statsFn = s.tick, s.sweep, s.logStats
+	s.epoch = r.Now()
 	return s, nil
 }
 
@@ -282,6 +291,7 @@ func (s *Server) tick() {
 	if ran > 0 {
 		s.stats.Ticks += uint64(ran)
 		s.stats.TicksLate += uint64(ran - 1)
+		s.checkBackpressure(now)
 		s.sendSnapshots(now)
 		took := time.Since(began)
 		if len(s.tickTimes) < 4096 {
@@ -295,8 +305,9 @@ func (s *Server) tick() {
 }
 
 // sendSnapshots sends the current world to every player: over UDP to those
-// bound, over TCP to the others (skipping clients whose send queue is backed
-// up). The players are gathered once; only LastInput differs per client.
+// bound, over TCP to the others (skipping clients that are backed up, see
+// checkBackpressure). The players are gathered once; only LastInput differs
+// per client.
 func (s *Server) sendSnapshots(now time.Time) {
 	s.states = s.world.Players(s.states[:0])
 	tick := s.world.CurrentTick()
@@ -305,17 +316,9 @@ func (s *Server) sendSnapshots(now time.Time) {
 			continue
 		}
 		viaUDP := s.udp != nil && c.udpAddr.IsValid()
-		if !viaUDP {
-			if c.t.Stats().Queued > s.cfg.SlowClientQueue {
-				s.stats.SnapshotsSkipped++
-				if c.backedUp.IsZero() {
-					c.backedUp = now
-				} else if now.Sub(c.backedUp) >= s.cfg.SlowClientTimeout {
-					s.kicks = append(s.kicks, c)
-				}
-				continue
-			}
-			c.backedUp = time.Time{}
+		if !viaUDP && !c.backedUp.IsZero() {
+			s.stats.SnapshotsSkipped++ // superseded next tick anyway
+			continue
 		}
 		snap := game.Snapshot{Tick: tick, LastInput: s.world.LastInput(c.id), Players: s.states}
 		for first := true; first || len(snap.Players) > 0; first = false {
@@ -336,12 +339,6 @@ func (s *Server) sendSnapshots(now time.Time) {
 			snap.Players = snap.Players[n:]
 		}
 	}
-	// Disconnect outside the loop: it changes s.players.
-	for i, c := range s.kicks {
-		c.kick(ReasonError, fmt.Errorf("%w: send queue above %d bytes for %v", ErrSlowClient, s.cfg.SlowClientQueue, s.cfg.SlowClientTimeout))
-		s.kicks[i] = nil
-	}
-	s.kicks = s.kicks[:0]
 }
 
 // frameSnapshot encodes as many players of m as fit into s.snap, with the
@@ -356,13 +353,15 @@ func (s *Server) frameSnapshot(m game.Snapshot) ([]byte, int) {
 	return s.snap[start : snapHead+len(payload)], n
 }
 
-// sweep enforces the handshake and idle deadlines.
+// sweep enforces the handshake and idle deadlines, and pings the players
+// to see that they read (checkReading).
 func (s *Server) sweep() {
 	s.sweepTimer = nil
 	if s.closing {
 		return
 	}
 	now := s.r.Now()
+	pingNow := now.Sub(s.lastPingAt) >= serverPingInterval
 	for c := range s.conns { // deleting from a map while ranging is allowed
 		switch c.state {
 		case stateHandshake:
@@ -372,9 +371,15 @@ func (s *Server) sweep() {
 		case statePlaying:
 			if now.Sub(c.lastRecv) >= s.cfg.IdleTimeout {
 				c.dismiss(ReasonTimeout, fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, s.cfg.IdleTimeout))
+			} else {
+				s.checkReading(c, now, pingNow)
 			}
 		}
 	}
+	if pingNow {
+		s.lastPingAt = now
+	}
+	s.reportSuppressed(now, false)
 	s.sweepTimer, _ = s.r.CallLater(s.sweepInterval(), s.sweepFn)
 }
 
@@ -403,7 +408,9 @@ func (s *Server) logStats() {
 		"out_bps", math.Round(outBps),
 		"udp_clients", st.UDPClients,
 		"inputs_dropped", st.InputsDropped,
-		"drops_suppressed", st.DropsSuppressed,
+		"snapshots_skipped", st.SnapshotsSkipped,
+		"slow_drops", st.SlowDrops,
+		"logs_suppressed", st.LogsSuppressed,
 	)
 	s.lastStatAt, s.lastCore = now, cs
 	s.tickTimes = s.tickTimes[:0]
@@ -457,6 +464,7 @@ func (s *Server) Shutdown() <-chan struct{} {
 			*t = nil
 		}
 	}
+	s.reportSuppressed(s.r.Now(), true)
 	s.log.Info("shutting down", "players", len(s.players), "conns", len(s.conns))
 	shutdown := s.frameMsg(game.AppendShutdown(s.msg[:0], game.Shutdown{}))
 	// Copy: losing a connection can call ConnectionLost right away, which
@@ -514,18 +522,16 @@ func (s *Server) playerByID(id uint16) *conn {
 }
 
 // logDrop logs the end of a connection that never joined, within the
-// drop-log budget.
+// peer-log budget.
 func (s *Server) logDrop(addr, reason string, err error) {
 	s.stats.Drops++
-	if s.dropLog != nil && !s.dropLog.Allow(s.r.Now()) {
-		s.stats.DropsSuppressed++
-		return
-	}
-	s.log.Warn("drop", "addr", addr, "reason", reason, "detail", err.Error())
+	s.peerLog(slog.LevelWarn, "drop", "addr", addr, "reason", reason, "detail", err.Error())
 }
 
-// buildProtocol is the TCP factory: it refuses connections beyond MaxConns
-// or during shutdown, and frames the others for a conn.
+// buildProtocol is the TCP factory: it refuses connections beyond MaxConns,
+// beyond twice MaxConnsPerAddr from one address, or during shutdown, and
+// frames the others for a conn (which refuses with a Reject those beyond
+// MaxConnsPerAddr).
 func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
 	addr := fmt.Sprint(remote)
 	if s.closing {
@@ -539,5 +545,12 @@ func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
 	if ta, ok := remote.(*net.TCPAddr); ok {
 		c.ip = ta.AddrPort().Addr().Unmap()
 	}
+	c.key, c.limited = addrKey(c.ip), s.limited(c.ip)
+	refuse, err := s.admitConn(c)
+	if err != nil {
+		s.logDrop(addr, ReasonError, err)
+		return nil, err
+	}
+	c.refuse = refuse
 	return framing.NewProtocol(c, s.cfg.MaxMessage), nil
 }

@@ -31,6 +31,7 @@ type fakeTransport struct {
 	out     []byte
 	written int
 	queued  int
+	kernel  int  // what the kernel holds, for Stats
 	closing bool // LoseConnection called
 	lost    bool
 	reason  error
@@ -76,14 +77,16 @@ func (f *fakeTransport) finish() {
 		f.p.ConnectionLost(core.ErrConnectionDone)
 	}
 }
-func (f *fakeTransport) PauseProducing()                      {}
-func (f *fakeTransport) ResumeProducing()                     {}
-func (f *fakeTransport) SetWriteBufferLimits(int, int)        {}
-func (f *fakeTransport) SetNoDelay(bool) error                { return nil }
-func (f *fakeTransport) LocalAddr() net.Addr                  { return f.remote }
-func (f *fakeTransport) RemoteAddr() net.Addr                 { return f.remote }
-func (f *fakeTransport) ID() core.ConnID                      { return 0 }
-func (f *fakeTransport) Stats() core.ConnStats                { return core.ConnStats{Queued: f.queued} }
+func (f *fakeTransport) PauseProducing()               {}
+func (f *fakeTransport) ResumeProducing()              {}
+func (f *fakeTransport) SetWriteBufferLimits(int, int) {}
+func (f *fakeTransport) SetNoDelay(bool) error         { return nil }
+func (f *fakeTransport) LocalAddr() net.Addr           { return f.remote }
+func (f *fakeTransport) RemoteAddr() net.Addr          { return f.remote }
+func (f *fakeTransport) ID() core.ConnID               { return 0 }
+func (f *fakeTransport) Stats() core.ConnStats {
+	return core.ConnStats{Queued: f.queued, KernelQueued: f.kernel}
+}
 func (f *fakeTransport) send(payload []byte)                  { f.p.DataReceived(framing.Append(nil, payload)) }
 func (f *fakeTransport) sendRaw(b []byte)                     { f.p.DataReceived(b) }
 func (f *fakeTransport) messages(t *testing.T) []game.Message { return decodeAll(t, f.out) }
@@ -300,7 +303,6 @@ func TestBadInputDisconnects(t *testing.T) {
 		{"input before hello", false, framing.Append(nil, game.AppendInput(nil, game.Input{PlayerID: 1, Seq: 1})), ErrProtocol},
 		{"unknown type", false, framing.Append(nil, []byte{200, 1, 2}), game.ErrUnknownType},
 		{"empty payload", false, framing.Append(nil, nil), game.ErrMalformed},
-		{"bad name", false, framing.Append(nil, game.AppendHello(nil, game.Hello{Version: 1, Name: " x"})), game.ErrBadName},
 		{"oversized frame", false, framing.Append(nil, make([]byte, DefaultMaxMessage+1)), framing.ErrTooLarge},
 		{"huge length prefix", false, []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, framing.ErrTooLarge},
 		{"malformed prefix", false, bytes.Repeat([]byte{0xff}, 11), core.ErrBadInput},
@@ -409,8 +411,8 @@ func TestTimeouts(t *testing.T) {
 }
 
 // The rate-limit policy: at the tick rate nothing is dropped; a little
-// above, the excess is dropped but the client stays; twice the rate for a
-// second disconnects it.
+// above, the excess is dropped but the client stays; a client whose inputs
+// claim to be a second ahead of the clock is disconnected.
 func TestInputRatePolicy(t *testing.T) {
 	const tick = 30
 	for _, tc := range []struct {
@@ -423,7 +425,8 @@ func TestInputRatePolicy(t *testing.T) {
 	}{
 		{"at the tick rate", tick, 3, false, false, true},
 		{"10% fast, allowed", tick * 1.08, 3, false, false, true},
-		{"50% fast: excess dropped", tick * 1.5, 3, true, false, true},
+		{"50% fast: excess dropped", tick * 1.5, 2, true, false, true},
+		{"50% fast: a second ahead after 2.5s", tick * 1.5, 3, true, true, true},
 		{"2.5 times: kicked", tick * 2.5, 3, true, true, true},
 		{"burst flood: kicked", 100000, 1, true, true, false},
 	} {
@@ -657,7 +660,7 @@ func TestSnapshotSplit(t *testing.T) {
 // The hot paths allocate nothing in steady state: a tick with its
 // snapshots to every client, and an input message.
 func TestSteadyStateAllocations(t *testing.T) {
-	h := newHarness(t, Config{MaxPlayers: 200, InputRate: 1e9, InputBurst: 1 << 20})
+	h := newHarness(t, Config{MaxPlayers: 200, InputRate: 1e9, InputBurst: 1 << 20, FloodTolerance: 1 << 30})
 	var fs []*fakeTransport
 	for i := range 200 {
 		f, _ := h.join(fmt.Sprintf("p%d", i))
@@ -685,8 +688,8 @@ func TestSteadyStateAllocations(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%v allocations per input", n)
 	}
-	if f.lost {
-		t.Fatalf("lost: %v", f.reason)
+	if f.lost || f.closing {
+		t.Fatalf("dropped: %v %q", f.reason, f.messages(t))
 	}
 	cancelTimers(h.s)
 }
@@ -713,7 +716,7 @@ func BenchmarkTick(b *testing.B) {
 // framed bytes to the world's queue.
 func BenchmarkInput(b *testing.B) {
 	t := &testing.T{}
-	h := newHarness(t, Config{InputRate: 1e12, InputBurst: 1 << 30})
+	h := newHarness(t, Config{InputRate: 1e12, InputBurst: 1 << 30, FloodTolerance: 1 << 30})
 	h.t = t
 	f, w := h.join("p")
 	frame := make([]byte, 0, 16)

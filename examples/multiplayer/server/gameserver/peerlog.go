@@ -1,0 +1,53 @@
+package gameserver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/threadedselect/reactor/examples/multiplayer/game"
+)
+
+// peerLog is the budget of the log lines that remote peers can cause
+// (Config.PeerLogRate): joins, leaves, refusals, drops. A peer that can make
+// the server log at will can fill a disk or, with a slow log sink, stall
+// the server; within the budget every line is logged, beyond it lines are
+// counted and a msg=suppressed line reports them at most once a second.
+type peerLog struct {
+	bucket     *game.TokenBucket // nil: no bound
+	pending    uint64            // suppressed since the last report
+	lastReport time.Time
+}
+
+func newPeerLog(rate float64) peerLog {
+	if rate <= 0 {
+		return peerLog{}
+	}
+	return peerLog{bucket: game.NewTokenBucket(rate, max(1, int(5*rate)))}
+}
+
+// peerLog logs a line a remote peer caused, within the budget.
+func (s *Server) peerLog(level slog.Level, msg string, attrs ...any) {
+	if !s.log.Enabled(context.Background(), level) {
+		return
+	}
+	pl := &s.plog
+	if pl.bucket != nil && !pl.bucket.Allow(s.r.Now()) {
+		pl.pending++
+		s.stats.LogsSuppressed++
+		return
+	}
+	s.log.Log(context.Background(), level, msg, attrs...)
+}
+
+// reportSuppressed logs how many peer lines were suppressed since the last
+// report, if any, at most once a second. The sweep calls it; Shutdown
+// calls it with force.
+func (s *Server) reportSuppressed(now time.Time, force bool) {
+	pl := &s.plog
+	if pl.pending == 0 || (!force && now.Sub(pl.lastReport) < time.Second) {
+		return
+	}
+	s.log.Warn("suppressed", "lines", pl.pending, "total", s.stats.LogsSuppressed, "limit_per_s", s.cfg.PeerLogRate)
+	pl.pending, pl.lastReport = 0, now
+}
