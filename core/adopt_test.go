@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -373,4 +374,34 @@ func errString(err error) string {
 		return ""
 	}
 	return ": " + err.Error()
+}
+
+// TestWriteFailureThenEndOfStreamIsNotClean: a reset can reach the writer
+// as an error and the reader as a plain end of stream (the first system
+// call to see it gets the error). When the main thread learns both in one
+// turn, ConnectionLost gets the write error, not a clean close, and not
+// before the callback. White-box: the two goroutines' reports are set by
+// hand.
+func TestWriteFailureThenEndOfStreamIsNotClean(t *testing.T) {
+	r, err := New()
+	must(t, err)
+	mine, theirs := net.Pipe()
+	defer mine.Close()
+	defer theirs.Close()
+	g := newGoConn(r, mine, defaultConnConfig())
+	must(t, r.register(g.h))
+	var reasons []error
+	g.opened(&protoFuncs{lost: func(err error) { reasons = append(reasons, err) }})
+	if n, err := g.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	// The writer failed; the reader then saw end of stream.
+	g.wn, g.werr = 0, syscall.ECONNRESET
+	g.wbusy.Store(false)
+	g.flags.Or(flagEOF)
+	g.dispatch(r, g.h)
+	r.runSoon(nil)
+	if len(reasons) != 1 || !errors.Is(reasons[0], ErrConnectionReset) || errors.Is(reasons[0], ErrConnectionDone) {
+		t.Fatalf("ConnectionLost calls %v, want one ErrConnectionReset", reasons)
+	}
 }

@@ -222,8 +222,14 @@ func (c *stream) deliver() (a act) {
 }
 
 // peerClosed acts on the peer's end of stream, once every byte before it
-// was delivered.
+// was delivered. A connection whose writing failed is not closed cleanly
+// here: failed closes it with the reason. (A reset can show as a write
+// error and then a plain end of stream: the first system call to see it
+// gets the error, the reads after it get end of stream.)
 func (c *stream) peerClosed() act {
+	if c.lost != nil {
+		return act{}
+	}
 	switch c.state {
 	case stateLinger:
 		return closeWith(ErrConnectionDone)
@@ -406,8 +412,12 @@ func (c *stream) failed(reason error) act {
 	return closeWith(reason)
 }
 
-// loseConnection is LoseConnection's logic.
+// loseConnection is LoseConnection's logic. A connection whose writing
+// failed is closing already, with that reason.
 func (c *stream) loseConnection() act {
+	if c.lost != nil {
+		return act{}
+	}
 	switch c.state {
 	case stateOpen:
 		c.state = stateClosing
