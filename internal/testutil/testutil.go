@@ -47,19 +47,27 @@ func NewFds(before, after map[string]string) []string {
 
 // CheckLeaks fails t when it ends, unless it failed already, if it left
 // goroutines behind (goleak, ignoring those running when CheckLeaks was
-// called) or more descriptors open than when CheckLeaks was called. A
-// descriptor closed by a goroutine that is still finishing gets five
-// seconds to go. Skips the descriptor check where there is no /proc.
+// called) or descriptors (see CheckFds).
 func CheckLeaks(t testing.TB) {
 	t.Helper()
-	before, haveFds := OpenFds()
 	opts := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
-		if t.Failed() {
-			return
+		if !t.Failed() {
+			goleak.VerifyNone(t, opts)
 		}
-		goleak.VerifyNone(t, opts)
-		if !haveFds {
+	})
+	CheckFds(t)
+}
+
+// CheckFds fails t when it ends, unless it failed already, if more
+// descriptors are open than when CheckFds was called. A descriptor closed
+// by a goroutine that is still finishing gets five seconds to go. It checks
+// nothing where there is no /proc.
+func CheckFds(t testing.TB) {
+	t.Helper()
+	before, haveFds := OpenFds()
+	t.Cleanup(func() {
+		if t.Failed() || !haveFds {
 			return
 		}
 		deadline := time.Now().Add(5 * time.Second)
@@ -114,6 +122,39 @@ func (l *LockedBuffer) Changed() <-chan struct{} {
 		l.changed = make(chan struct{})
 	}
 	return l.changed
+}
+
+// First returns the first complete line that contains every one of
+// substrs.
+func (l *LockedBuffer) First(substrs ...string) (string, bool) {
+	if lines := l.Lines(substrs...); len(lines) > 0 {
+		return lines[0], true
+	}
+	return "", false
+}
+
+// Wait waits up to timeout for a complete line that contains every one of
+// substrs and returns it; t fails (Fatal) if none comes, with the end of
+// what was written.
+func (l *LockedBuffer) Wait(t testing.TB, timeout time.Duration, substrs ...string) string {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		ch := l.Changed()
+		if line, ok := l.First(substrs...); ok {
+			return line
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			s := l.String()
+			if len(s) > 8000 {
+				s = "..." + s[len(s)-8000:]
+			}
+			t.Fatalf("no log line with %q within %v; log:\n%s", substrs, timeout, s)
+		}
+	}
 }
 
 // Lines returns the complete lines that contain every one of substrs.

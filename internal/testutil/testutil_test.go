@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestLockedBufferLinesAndChanged(t *testing.T) {
@@ -20,6 +21,13 @@ func TestLockedBufferLinesAndChanged(t *testing.T) {
 	}
 	if got := b.Lines("msg=part"); len(got) != 0 {
 		t.Fatalf("an incomplete line was returned: %q", got)
+	}
+	go fmt.Fprintf(&b, "\n")
+	if got := b.Wait(t, 10*time.Second, "msg=part"); got != "level=INFO msg=part" {
+		t.Fatalf("Wait returned %q", got)
+	}
+	if got, ok := b.First("level=INFO"); !ok || got != "level=INFO msg=join id=1" {
+		t.Fatalf("First returned %q, %v", got, ok)
 	}
 }
 
