@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -96,15 +97,46 @@ func selfSigned(t *testing.T) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
-// adopt hands mine to r with p, and checks that it is goroutine-backed.
-func adopt(t *testing.T, r *Reactor, mine net.Conn, p Protocol, opts ...ListenOption) Transport {
+// adopted is one adopted connection under test: its reactor, the
+// protocol (whose callbacks the test sets before start), the peer's end,
+// and the reasons ConnectionLost was called with. The reactor stops at the
+// first ConnectionLost.
+type adopted struct {
+	r       *Reactor
+	p       *protoFuncs
+	mine    net.Conn
+	theirs  net.Conn
+	reasons []error
+}
+
+func newAdopted(t *testing.T, h *harness, k peerKind) *adopted {
+	a := &adopted{r: h.newReactor(), p: &protoFuncs{}}
+	a.mine, a.theirs = k.pair(t)
+	a.p.lost = func(err error) {
+		if a.reasons = append(a.reasons, err); len(a.reasons) == 1 {
+			must(t, a.r.Stop())
+		}
+	}
+	return a
+}
+
+// start hands the connection to the reactor and checks that it is
+// goroutine-backed.
+func (a *adopted) start(t *testing.T, opts ...ListenOption) {
 	t.Helper()
-	tr, err := r.AdoptConn(mine, p, opts...)
+	tr, err := a.r.AdoptConn(a.mine, a.p, opts...)
 	must(t, err)
 	if _, ok := tr.(*goConn); !ok {
-		t.Fatalf("%T adopted as %T, want goroutine-backed", mine, tr)
+		t.Fatalf("%T adopted as %T, want goroutine-backed", a.mine, tr)
 	}
-	return tr
+}
+
+// lostOnce fails unless ConnectionLost was called once, with want.
+func (a *adopted) lostOnce(t *testing.T, want error) {
+	t.Helper()
+	if len(a.reasons) != 1 || !errors.Is(a.reasons[0], want) {
+		t.Fatalf("ConnectionLost calls %v, want one %v", a.reasons, want)
+	}
 }
 
 // peer runs f with the peer's end on its own goroutine, with a deadline,
@@ -120,37 +152,16 @@ func peer(c net.Conn, f func(c net.Conn)) <-chan struct{} {
 	return done
 }
 
-// lostOnce records ConnectionLost calls and stops r at the first.
-func lostOnce(t *testing.T, r *Reactor, p *protoFuncs, reasons *[]error) {
-	p.lost = func(err error) {
-		*reasons = append(*reasons, err)
-		if len(*reasons) == 1 {
-			must(t, r.Stop())
-		}
-	}
-}
-
-func checkLostOnce(t *testing.T, reasons []error, want error) {
-	t.Helper()
-	if len(reasons) != 1 || !errors.Is(reasons[0], want) {
-		t.Fatalf("ConnectionLost calls %v, want one %v", reasons, want)
-	}
-}
-
 func TestAdoptedEchoChecksum(t *testing.T) {
 	forEachPeer(t, func(t *testing.T, h *harness, k peerKind) {
-		r := h.newReactor()
-		mine, theirs := k.pair(t)
-		var reasons []error
-		p := &protoFuncs{}
-		p.data = func(b []byte) { p.t.Write(b) }
-		lostOnce(t, r, p, &reasons)
-		adopt(t, r, mine, p)
+		a := newAdopted(t, h, k)
+		a.p.data = func(b []byte) { a.p.t.Write(b) }
+		a.start(t)
 		const total = 1<<20 + 12345
 		payload := make([]byte, total)
 		fillRandom(payload, 11)
 		var echoed []byte
-		done := peer(theirs, func(c net.Conn) {
+		done := peer(a.theirs, func(c net.Conn) {
 			wrote := make(chan struct{})
 			go func() {
 				defer close(wrote)
@@ -169,25 +180,22 @@ func TestAdoptedEchoChecksum(t *testing.T) {
 			}
 			<-wrote
 		})
-		h.runReactor(r)
+		h.runReactor(a.r)
 		<-done
 		if sha256.Sum256(echoed) != sha256.Sum256(payload) {
 			t.Fatal("echo checksum mismatch")
 		}
-		checkLostOnce(t, reasons, ErrConnectionDone)
+		a.lostOnce(t, ErrConnectionDone)
 	})
 }
 
 func TestAdoptedLoseConnectionFlushes(t *testing.T) {
 	forEachPeer(t, func(t *testing.T, h *harness, k peerKind) {
-		r := h.newReactor()
-		mine, theirs := k.pair(t)
+		a := newAdopted(t, h, k)
 		const total = 4 << 20
 		payload := make([]byte, total)
 		fillRandom(payload, 12)
-		var reasons []error
-		p := &protoFuncs{}
-		p.made = func(tr Transport) {
+		a.p.made = func(tr Transport) {
 			if n, err := tr.Write(payload); n != total || err != nil {
 				t.Errorf("Write: %d, %v", n, err)
 			}
@@ -196,47 +204,42 @@ func TestAdoptedLoseConnectionFlushes(t *testing.T) {
 				t.Errorf("Write after LoseConnection: %v, want ErrClosed", err)
 			}
 		}
-		lostOnce(t, r, p, &reasons)
-		adopt(t, r, mine, p)
+		a.start(t)
 		var got []byte
 		var rerr error
-		done := peer(theirs, func(c net.Conn) { got, rerr = io.ReadAll(c) })
-		h.runReactor(r)
+		done := peer(a.theirs, func(c net.Conn) { got, rerr = io.ReadAll(c) })
+		h.runReactor(a.r)
 		<-done
 		if !bytes.Equal(got, payload) || rerr != nil {
 			t.Fatalf("peer read %d of %d bytes (equal: %v), then %v", len(got), total, bytes.Equal(got, payload), rerr)
 		}
-		checkLostOnce(t, reasons, ErrConnectionDone)
+		a.lostOnce(t, ErrConnectionDone)
 	})
 }
 
 func TestAdoptedAbort(t *testing.T) {
 	forEachPeer(t, func(t *testing.T, h *harness, k peerKind) {
-		r := h.newReactor()
-		mine, theirs := k.pair(t)
+		a := newAdopted(t, h, k)
 		const total = 8 << 20
 		aborted := make(chan struct{})
-		var reasons []error
-		p := &protoFuncs{}
-		p.made = func(tr Transport) {
+		a.p.made = func(tr Transport) {
 			tr.Write(make([]byte, total))
 			tr.AbortConnection()
-			if len(reasons) != 0 {
+			if len(a.reasons) != 0 {
 				t.Error("ConnectionLost ran inside AbortConnection")
 			}
 			close(aborted)
 		}
-		lostOnce(t, r, p, &reasons)
-		adopt(t, r, mine, p)
+		a.start(t)
 		var n int64
 		var rerr error
-		done := peer(theirs, func(c net.Conn) {
+		done := peer(a.theirs, func(c net.Conn) {
 			<-aborted // read only after the abort
 			n, rerr = io.Copy(io.Discard, c)
 		})
-		h.runReactor(r)
+		h.runReactor(a.r)
 		<-done
-		checkLostOnce(t, reasons, ErrAborted)
+		a.lostOnce(t, ErrAborted)
 		if n >= total {
 			t.Fatalf("peer read all %d bytes (then %v) of an aborted connection", n, rerr)
 		}
@@ -245,8 +248,8 @@ func TestAdoptedAbort(t *testing.T) {
 
 func TestAdoptedPauseResume(t *testing.T) {
 	forEachPeer(t, func(t *testing.T, h *harness, k peerKind) {
-		r := h.newReactor()
-		mine, theirs := k.pair(t)
+		a := newAdopted(t, h, k)
+		r, p := a.r, a.p
 		const maxUnread = 128 << 10
 		const total = 4 << 20
 		payload := make([]byte, total)
@@ -254,8 +257,6 @@ func TestAdoptedPauseResume(t *testing.T) {
 		sum := sha256.New()
 		got, pauses, worstUnread := 0, 0, 0
 		paused := false
-		var reasons []error
-		p := &protoFuncs{}
 		p.data = func(b []byte) {
 			if paused {
 				t.Error("DataReceived while paused")
@@ -274,9 +275,8 @@ func TestAdoptedPauseResume(t *testing.T) {
 				})
 			}
 		}
-		lostOnce(t, r, p, &reasons)
-		adopt(t, r, mine, p, WithMaxUnread(maxUnread))
-		done := peer(theirs, func(c net.Conn) {
+		a.start(t, WithMaxUnread(maxUnread))
+		done := peer(a.theirs, func(c net.Conn) {
 			if _, err := c.Write(payload); err != nil {
 				t.Errorf("peer write: %v", err)
 			}
@@ -293,7 +293,7 @@ func TestAdoptedPauseResume(t *testing.T) {
 		if limit := maxUnread + chunkSize; worstUnread > limit {
 			t.Fatalf("unread bytes reached %d, above the limit %d", worstUnread, limit)
 		}
-		checkLostOnce(t, reasons, ErrConnectionDone)
+		a.lostOnce(t, ErrConnectionDone)
 	})
 }
 
@@ -374,4 +374,34 @@ func errString(err error) string {
 		return ""
 	}
 	return ": " + err.Error()
+}
+
+// TestWriteFailureThenEndOfStreamIsNotClean: a reset can reach the writer
+// as an error and the reader as a plain end of stream (the first system
+// call to see it gets the error). When the main thread learns both in one
+// turn, ConnectionLost gets the write error, not a clean close, and not
+// before the callback. White-box: the two goroutines' reports are set by
+// hand.
+func TestWriteFailureThenEndOfStreamIsNotClean(t *testing.T) {
+	r, err := New()
+	must(t, err)
+	mine, theirs := net.Pipe()
+	defer mine.Close()
+	defer theirs.Close()
+	g := newGoConn(r, mine, defaultConnConfig())
+	must(t, r.register(g.h))
+	var reasons []error
+	g.opened(&protoFuncs{lost: func(err error) { reasons = append(reasons, err) }})
+	if n, err := g.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	// The writer failed; the reader then saw end of stream.
+	g.wn, g.werr = 0, syscall.ECONNRESET
+	g.wbusy.Store(false)
+	g.flags.Or(flagEOF)
+	g.dispatch(r, g.h)
+	r.runSoon(nil)
+	if len(reasons) != 1 || !errors.Is(reasons[0], ErrConnectionReset) || errors.Is(reasons[0], ErrConnectionDone) {
+		t.Fatalf("ConnectionLost calls %v, want one ErrConnectionReset", reasons)
+	}
 }

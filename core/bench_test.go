@@ -3,6 +3,7 @@
 package core
 
 import (
+	"net"
 	"sort"
 	"testing"
 	"time"
@@ -92,4 +93,42 @@ func BenchmarkDrain(b *testing.B) {
 	}
 	reportPercentiles(b, over, "overshoot")
 	b.ReportMetric(float64(cb.Microseconds()), "callback-µs")
+}
+
+// BenchmarkThreadCheck measures what WithThreadCheck costs a checked call
+// on the main thread: Transport.Write of nothing on an adopted connection
+// (a net.Pipe end, so goroutine-backed: a main-thread
+// check and the counters, no system call), with the check off and on.
+func BenchmarkThreadCheck(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			r, err := New(WithThreadCheck(on))
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, peer := net.Pipe()
+			defer peer.Close()
+			p := &protoFuncs{}
+			tr, err := r.AdoptConn(a, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := r.Start(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tr.Write(nil)
+			}
+			b.StopTimer()
+			r.Stop()
+			for !r.Drain(time.Millisecond).Finished {
+			}
+		})
+	}
 }

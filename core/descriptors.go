@@ -89,21 +89,29 @@ func badDescriptor(fd int, err error) error {
 // ErrInvalidArgument for a nil or non-comparable d.
 func (r *Reactor) AddReader(d ReadDescriptor) error {
 	if d == nil {
-		return fmt.Errorf("%w: nil ReadDescriptor", ErrInvalidArgument)
+		return r.addRaw("AddReader", nil, nil, nil)
 	}
-	return r.addRaw(d, d, nil)
+	return r.addRaw("AddReader", d, d, nil)
 }
 
 // AddWriter starts watching d for writability (Twisted's addWriter). See
 // AddReader.
 func (r *Reactor) AddWriter(d WriteDescriptor) error {
 	if d == nil {
-		return fmt.Errorf("%w: nil WriteDescriptor", ErrInvalidArgument)
+		return r.addRaw("AddWriter", nil, nil, nil)
 	}
-	return r.addRaw(d, nil, d)
+	return r.addRaw("AddWriter", d, nil, d)
 }
 
-func (r *Reactor) addRaw(d Descriptor, rd ReadDescriptor, wd WriteDescriptor) error {
+// addRaw is AddReader (rd set) and AddWriter (wd set); d is nil for a nil
+// descriptor.
+func (r *Reactor) addRaw(call string, d Descriptor, rd ReadDescriptor, wd WriteDescriptor) error {
+	if r.cfg.threadCheck {
+		r.checkMainThread(call)
+	}
+	if d == nil {
+		return fmt.Errorf("%w: nil descriptor for %s", ErrInvalidArgument, call)
+	}
 	if !r.watchesDescriptors() {
 		return fmt.Errorf("%w: raw descriptors need a poller; the %s backend has none (its transports run on the Go runtime's poller)", ErrUnsupported, r.Backend())
 	}
@@ -385,7 +393,7 @@ func (r *Reactor) ensurePreen() {
 	if r.preen != nil || len(r.raw) == 0 || r.finished {
 		return
 	}
-	r.preen, _ = r.CallLater(r.cfg.preenInterval, r.runPreen)
+	r.preen = r.callLater(r.cfg.preenInterval, r.runPreen)
 }
 
 func (r *Reactor) runPreen() {

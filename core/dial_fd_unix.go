@@ -34,7 +34,7 @@ func (f unixFDs) dial(c *Connector, host string, port uint16, timeout time.Durat
 	d := &fdDial{c: c}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		d.cands = []netip.AddrPort{netip.AddrPortFrom(ip, port)}
-		c.r.CallLater(0, d.next)
+		c.r.callLater(0, d.next)
 		return d
 	}
 	if host == "" {
@@ -42,7 +42,7 @@ func (f unixFDs) dial(c *Connector, host string, port uint16, timeout time.Durat
 			netip.AddrPortFrom(netip.IPv6Loopback(), port),
 			netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port),
 		}
-		c.r.CallLater(0, d.next)
+		c.r.callLater(0, d.next)
 		return d
 	}
 	c.resolve(host, port, timeout, func(aps []netip.AddrPort) {
@@ -72,14 +72,14 @@ func (d *fdDial) next() {
 	fd, err := newSocket(family, unix.SOCK_STREAM)
 	if err != nil {
 		c.lastErr = dialError(c.addr, err)
-		c.r.CallLater(0, d.next)
+		c.r.callLater(0, d.next)
 		return
 	}
 	err = unix.Connect(fd, sa)
 	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		unix.Close(fd)
 		c.lastErr = dialError(c.addr, err)
-		c.r.CallLater(0, d.next)
+		c.r.callLater(0, d.next)
 		return
 	}
 	// Connected or in progress: the poll loop reports write readiness when
@@ -93,7 +93,7 @@ func (d *fdDial) next() {
 	if err := c.r.register(tc.h); err != nil {
 		unix.Close(fd)
 		c.lastErr = dialError(c.addr, err)
-		c.r.CallLater(0, d.next)
+		c.r.callLater(0, d.next)
 		return
 	}
 	d.conn = tc

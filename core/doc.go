@@ -28,9 +28,11 @@
 // locked to its OS thread, using epoll on Linux, kqueue on macOS and the
 // BSDs, or poll(2) anywhere on unix; never select(2), which cannot take
 // descriptors at or above 1024). The poll thread runs no user code: it
-// hands work to the main thread through a bounded lock-free ring. When the
-// ring is full nothing is dropped: the poll thread stops taking readiness
-// until the main thread catches up.
+// hands work to the main thread through a bounded lock-free ring, on which
+// no producer (the poll thread, a goroutine calling CallFromThread, a
+// goroutine-backed connection) ever waits for another. When the ring is
+// full nothing is dropped: the poll thread stops taking readiness until the
+// main thread catches up.
 //
 // # Three ways to drive it
 //

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/threadedselect/reactor/core/internal/poller"
+	"github.com/threadedselect/reactor/internal/goid"
 )
 
 // The drivers. A reactor runs in one of three ways (drive_run.go,
@@ -175,7 +176,7 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 		p = r.cfg.wrapPoller(p)
 	}
 	l := &loop{r: r, p: p, mode: mode, events: make([]poller.Event, 256)}
-	r.mainG.Store(goid(&r.gbuf))
+	r.mainG.Store(goid.Read(&r.gbuf))
 	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
 		if !h.polled() {

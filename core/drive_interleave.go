@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/threadedselect/reactor/internal/goid"
 )
 
 // Interleave: Twisted's contract for a foreign event loop. A waker
@@ -79,7 +81,7 @@ func (l *loop) workPending() bool {
 func (l *loop) runOnce() {
 	r := l.r
 	if r.loop.Load() == l && !r.inRound {
-		r.mainG.Store(goid(&r.gbuf))
+		r.mainG.Store(goid.Read(&r.gbuf))
 		r.rounds(0)
 		if r.loop.Load() == l {
 			l.storeDeadline()

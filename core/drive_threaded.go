@@ -3,6 +3,8 @@ package core
 import (
 	"runtime"
 	"time"
+
+	"github.com/threadedselect/reactor/internal/goid"
 )
 
 // Start and Drain: a poll thread waits for readiness and queues work on
@@ -104,7 +106,7 @@ func (r *Reactor) Drain(budget time.Duration) DrainStats {
 		st.HighWater = r.ring.HighWater()
 		return st
 	}
-	r.mainG.Store(goid(&r.gbuf))
+	r.mainG.Store(goid.Read(&r.gbuf))
 	st.Depth = r.ring.Depth()
 	start := time.Now()
 	st.Ran = r.rounds(budget)

@@ -157,8 +157,7 @@ func TestShutdownFiresTriggersAsynchronously(t *testing.T) {
 }
 
 func TestShutdownDisconnectsCleanly(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		panicky := &testDesc{fd: a, lost: func(error) { panic("ConnectionLost exploded") }}
@@ -434,8 +433,7 @@ func TestInteractionBetweenDifferentEvents(t *testing.T) {
 }
 
 func TestBeforeShutdownDelaysWithIOAndTimersRunning(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var got []string

@@ -18,8 +18,7 @@ import (
 // The faults Twisted gets wrong, and what this reactor does instead.
 
 func TestClosedBehindBackReaderAndWriterLostOnce(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		a, _ := socketPair(t)
 		d := &testDesc{fd: a}
@@ -49,8 +48,7 @@ func TestClosedBehindBackReaderAndWriterLostOnce(t *testing.T) {
 }
 
 func TestHighNumberedDescriptor(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		var lim unix.Rlimit
 		must(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
 		if lim.Cur < 2100 {
@@ -84,8 +82,7 @@ func TestHighNumberedDescriptor(t *testing.T) {
 }
 
 func TestPanicInDoReadDisconnectsOnlyThatDescriptor(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a1, b1 := socketPair(t)
 		a2, b2 := socketPair(t)

@@ -33,8 +33,7 @@ func writeFd(t *testing.T, fd int, s string) {
 }
 
 func TestAddReader(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var got string
@@ -57,8 +56,7 @@ func TestAddReader(t *testing.T) {
 }
 
 func TestAddWriter(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, _ := socketPair(t)
 		d := &testDesc{fd: a}
@@ -79,36 +77,34 @@ func failer(t *testing.T, what string) func() error {
 	return func() error { t.Errorf("%s should not be called", what); return nil }
 }
 
-func TestRemoveReader(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
-		r := h.newReactor()
-		a, b := socketPair(t)
-		d := &testDesc{fd: a, read: failer(t, "DoRead")}
-		must(t, r.AddReader(d))
-		r.RemoveReader(d)
-		writeFd(t, b, "x")
-		stopSoon(t, r)
-		h.runReactor(r)
-	})
-}
-
-func TestRemoveWriter(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
-		r := h.newReactor()
-		a, _ := socketPair(t)
-		d := &testDesc{fd: a, write: failer(t, "DoWrite")}
-		must(t, r.AddWriter(d))
-		r.RemoveWriter(d)
-		stopSoon(t, r)
-		h.runReactor(r)
-	})
+// TestRemoveReaderAndWriter: a descriptor removed before it is ready is
+// never called.
+func TestRemoveReaderAndWriter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		add  func(r *Reactor, d *testDesc) error
+		rm   func(r *Reactor, d *testDesc)
+	}{
+		{"reader", func(r *Reactor, d *testDesc) error { return r.AddReader(d) }, func(r *Reactor, d *testDesc) { r.RemoveReader(d) }},
+		{"writer", func(r *Reactor, d *testDesc) error { return r.AddWriter(d) }, func(r *Reactor, d *testDesc) { r.RemoveWriter(d) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachRaw(t, func(t *testing.T, h *harness) {
+				r := h.newReactor()
+				a, b := socketPair(t)
+				d := &testDesc{fd: a, read: failer(t, "DoRead"), write: failer(t, "DoWrite")}
+				must(t, tc.add(r, d))
+				tc.rm(r, d)
+				writeFd(t, b, "x")
+				stopSoon(t, r)
+				h.runReactor(r)
+			})
+		})
+	}
 }
 
 func TestRemoveAll(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d := &testDesc{fd: a, read: failer(t, "DoRead"), write: failer(t, "DoWrite")}
@@ -129,8 +125,7 @@ func TestRemoveAll(t *testing.T) {
 }
 
 func TestGetReadersAndWriters(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d1 := &testDesc{fd: a}
@@ -161,8 +156,7 @@ func TestGetReadersAndWriters(t *testing.T) {
 }
 
 func TestRemovedFromReactor(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		a, b := socketPair(t)
 		var callsOutside int
@@ -202,8 +196,7 @@ type fdSpy struct {
 func (s *fdSpy) Fd() int { s.onFd(); return s.testDesc.Fd() }
 
 func TestNegativeOneFileDescriptor(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		var received string
@@ -238,8 +231,7 @@ func TestNegativeOneFileDescriptor(t *testing.T) {
 // another socket (dup2) behind the reactor's back. Twisted skips this test
 // for epoll and kqueue; here it passes on every backend.
 func TestLostFileDescriptor(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor(WithPreenInterval(millisecondT))
 		_, server := socketPair(t)
 		victim := &testDesc{fd: server, read: failer(t, "Victim.DoRead")}
@@ -264,8 +256,7 @@ func TestLostFileDescriptor(t *testing.T) {
 }
 
 func TestConnectionLostOnShutdown(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		fd1 := &testDesc{fd: a}
@@ -284,8 +275,7 @@ func TestConnectionLostOnShutdown(t *testing.T) {
 }
 
 func TestReadinessIsReportedOnceUntilDispatched(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a, b := socketPair(t)
 		d := &testDesc{fd: a}
@@ -316,8 +306,7 @@ func TestReadinessIsReportedOnceUntilDispatched(t *testing.T) {
 }
 
 func TestRemovedEarlierInBatchIsNotDispatched(t *testing.T) {
-	forEach(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+	forEachRaw(t, func(t *testing.T, h *harness) {
 		r := h.newReactor()
 		a1, b1 := socketPair(t)
 		a2, b2 := socketPair(t)
@@ -341,7 +330,9 @@ func TestRemovedEarlierInBatchIsNotDispatched(t *testing.T) {
 
 func TestAddReaderBadDescriptor(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, h *harness) {
-		h.needsPoller()
+		if h.backend == portableBackend {
+			t.Skip("raw descriptors are not supported by the portable backend")
+		}
 		r := h.newReactor()
 		a, _ := socketPair(t)
 		must(t, unix.Close(a))

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/threadedselect/reactor/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -122,14 +122,16 @@ func startWatchdog(t *testing.T, r *Reactor) func() {
 	return cancel
 }
 
-// needsPoller skips a test of raw descriptors on the portable backend,
-// which has no poller to watch them with (TestPortableRejectsRawDescriptors
-// checks that it says so).
-func (h *harness) needsPoller() {
-	h.t.Helper()
-	if h.backend == portableBackend {
-		h.t.Skip("raw descriptors are not supported by the portable backend")
-	}
+// forEachRaw is forEach for tests of raw descriptors: the portable
+// backend, which has no poller to watch them with, is skipped
+// (TestPortableRejectsRawDescriptors checks that it says so).
+func forEachRaw(t *testing.T, f func(t *testing.T, h *harness)) {
+	forEach(t, func(t *testing.T, h *harness) {
+		if h.backend == portableBackend {
+			t.Skip("raw descriptors are not supported by the portable backend")
+		}
+		f(t, h)
+	})
 }
 
 // runReactor drives r with h's driver and fails the test on an error.
@@ -148,10 +150,11 @@ type harness struct {
 }
 
 // newReactor makes a reactor on the harness's backend that logs into the
-// harness's recorder.
+// harness's recorder, with the threading rule checked: a test that calls a
+// main-thread-only method from another goroutine fails.
 func (h *harness) newReactor(opts ...Option) *Reactor {
 	h.t.Helper()
-	all := append([]Option{WithBackend(h.backend), WithLogger(slog.New(h.logs))}, opts...)
+	all := append([]Option{WithBackend(h.backend), WithLogger(slog.New(h.logs)), WithThreadCheck(true)}, opts...)
 	r, err := New(all...)
 	if err != nil {
 		h.t.Fatal(err)
@@ -186,59 +189,20 @@ func forEachBackend(t *testing.T, f func(t *testing.T, h *harness)) {
 
 // checkLeaks fails the test if it leaves goroutines or descriptors behind.
 func checkLeaks(t *testing.T) {
-	before := openFds(t)
-	opts := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		goleak.VerifyNone(t, opts)
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			after := openFds(t)
-			if len(after) <= len(before) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("descriptors leaked: %d open before, %d after: %s", len(before), len(after), describeFds(before, after))
-				return
-			}
-			runtimeYield()
-		}
-	})
-}
-
-func runtimeYield() { time.Sleep(time.Millisecond) } // only while polling for a leak check to settle
-
-func openFds(t *testing.T) map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
+	if _, ok := testutil.OpenFds(); !ok {
 		t.Skip("no /proc/self/fd")
 	}
-	m := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		m[e.Name()] = target
-	}
-	return m
-}
-
-func describeFds(before, after map[string]string) string {
-	var b strings.Builder
-	for fd, target := range after {
-		if before[fd] != target {
-			fmt.Fprintf(&b, "%s->%s ", fd, target)
-		}
-	}
-	return b.String()
+	testutil.CheckLeaks(t)
 }
 
 // logRecorder is a slog.Handler that keeps records for assertions and
-// echoes them to the test log.
+// echoes them to the test log. A report of the thread check fails the
+// test, unless allowOffMain is set (the check's own test).
 type logRecorder struct {
-	t    *testing.T
-	mu   sync.Mutex
-	recs []string
+	t            *testing.T
+	mu           sync.Mutex
+	recs         []string
+	allowOffMain bool
 }
 
 func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -247,9 +211,14 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "stack" {
-			fmt.Fprintf(&b, " stack=<%d bytes>", len(a.Value.String()))
-			if strings.Contains(a.Value.String(), "goroutine") {
+			st := a.Value.String()
+			fmt.Fprintf(&b, " stack=<%d bytes>", len(st))
+			if strings.Contains(st, "goroutine") {
 				b.WriteString(" stack_has_goroutine")
+			}
+			// The first test file in the stack: where the reactor was called.
+			if i := strings.Index(st, "_test.go:"); i >= 0 {
+				b.WriteString(" stack_test_file=" + st[strings.LastIndex(st[:i], "/")+1:i+len("_test.go")])
 			}
 			return true
 		}
@@ -258,11 +227,27 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	})
 	l.mu.Lock()
 	l.recs = append(l.recs, b.String())
+	allow := l.allowOffMain
 	l.mu.Unlock()
+	if !allow && strings.Contains(r.Message, "called off the main thread") {
+		l.t.Errorf("threading rule broken: %s", b.String())
+	}
 	return nil
 }
 func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecorder) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.recs {
+		if strings.Contains(r, substr) {
+			n++
+		}
+	}
+	return n
+}
 
 func (l *logRecorder) find(substr string) string {
 	l.mu.Lock()

@@ -5,7 +5,6 @@ package core
 import (
 	"errors"
 	"net"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,14 +26,9 @@ type fdListener struct {
 // net (a *net.TCPListener or *net.UnixListener) and registers it for h;
 // ln is closed. ok is false for any other net.Listener.
 func (f unixFDs) listener(ln net.Listener, h *handle, cfg connConfig) (io listenIO, ok bool, err error) {
-	switch ln.(type) {
-	case *net.TCPListener, *net.UnixListener:
-	default:
-		return nil, false, nil
-	}
-	fd, err := dupSyscallConn(ln.(syscall.Conn))
-	if err != nil {
-		return nil, true, err
+	fd, ok, err := dupSocket(ln)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
 	h.fd = fd
 	if err := f.r.register(h); err != nil {
@@ -71,7 +65,7 @@ func (l *fdListener) accept() (streamConn, bool) {
 			// Out of descriptors: the pending connection stays in the
 			// backlog; try again shortly rather than spin on it.
 			r.log.Warn("reactor: accept failed; retrying in 100ms", "addr", l.addr, "err", err)
-			l.retry, _ = r.CallLater(100*time.Millisecond, func() {
+			l.retry = r.callLater(100*time.Millisecond, func() {
 				l.retry = nil
 				if !l.closed {
 					_ = r.rearm(l.h)

@@ -18,6 +18,7 @@ type config struct {
 	ringSize        int
 	preenInterval   time.Duration
 	shutdownTimeout time.Duration
+	threadCheck     bool
 	// wrapPoller lets the package's own tests inject poller faults.
 	wrapPoller func(poller.Poller) poller.Poller
 }
@@ -26,6 +27,7 @@ func defaultConfig() config {
 	return config{
 		ringSize:      4096,
 		preenInterval: 250 * time.Millisecond,
+		threadCheck:   threadCheckDefault,
 	}
 }
 
@@ -72,3 +74,14 @@ func WithPreenInterval(d time.Duration) Option { return func(c *config) { c.pree
 func WithShutdownTimeout(d time.Duration) Option {
 	return func(c *config) { c.shutdownTimeout = d }
 }
+
+// WithThreadCheck turns the check of the threading rule on or off. While
+// the reactor runs, a call of Transport.Write or Writev, CallLater,
+// CallEvery, AddReader or AddWriter from a goroutine other than the main
+// thread is then logged as an error ("called off the main thread") with
+// the caller's stack, so the mistake shows the day it is made rather than
+// only under -race. A checked call costs a few microseconds (it reads the
+// goroutine's id); with the check off, what remains is one predictable
+// branch. Off by default; a program built with the tag reactor_threadcheck
+// has it on by default.
+func WithThreadCheck(on bool) Option { return func(c *config) { c.threadCheck = on } }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/threadedselect/reactor/core/internal/poller"
 	"github.com/threadedselect/reactor/core/internal/queue"
+	"github.com/threadedselect/reactor/internal/goid"
 )
 
 // Reactor is a threaded select reactor: a poll thread waits for readiness
@@ -138,7 +139,7 @@ func New(opts ...Option) (*Reactor, error) {
 		r.clock = systemClock{}
 	}
 	r.shutTO.Store(int64(cfg.shutdownTimeout))
-	r.mainG.Store(goid(&r.gbuf))
+	r.mainG.Store(goid.Read(&r.gbuf))
 	return r, nil
 }
 
@@ -219,7 +220,7 @@ func (r *Reactor) CallFromThread(f func()) error {
 }
 
 func (r *Reactor) callFromThreadSlow(f func()) error {
-	me := goid(nil)
+	me := goid.Read(nil)
 	if me == r.mainG.Load() {
 		if r.overN.Load() == 0 && r.ring.Push(entry{fn: f}) {
 			r.wakeConsumer()

@@ -64,9 +64,24 @@ func remoteAddr(fd int) net.Addr {
 	return sockaddrToTCP(sa)
 }
 
+// dupSocket takes a private, non-blocking, close-on-exec copy of the
+// socket of a connection or listener of package net (*net.TCPConn,
+// *net.UnixConn, *net.TCPListener, *net.UnixListener: their reads, writes
+// and accepts are the socket's own), so the reactor owns it after the
+// original is closed; ok is false for anything else, whose descriptor (if
+// it has one) is not the whole story.
+func dupSocket(x any) (fd int, ok bool, err error) {
+	switch x.(type) {
+	case *net.TCPConn, *net.UnixConn, *net.TCPListener, *net.UnixListener:
+	default:
+		return -1, false, nil
+	}
+	fd, err = dupSyscallConn(x.(syscall.Conn))
+	return fd, true, err
+}
+
 // dupSyscallConn takes a private, non-blocking, close-on-exec copy of the
-// descriptor behind a net.Conn or net.Listener, so the reactor owns it
-// after the original is closed.
+// descriptor behind sc.
 func dupSyscallConn(sc syscall.Conn) (int, error) {
 	rc, err := sc.SyscallConn()
 	if err != nil {

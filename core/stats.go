@@ -1,6 +1,10 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/threadedselect/reactor/internal/goid"
+)
 
 // Stats is a snapshot of the reactor's counters, cheap enough to read every
 // frame (the Ebiten net graph does). Counters only grow; take differences
@@ -57,4 +61,4 @@ func (r *Reactor) Stats() Stats {
 // function) or, before it started, the one that made it (Twisted's
 // isInIOThread). It costs about a microsecond; use it in assertions, not
 // on hot paths.
-func (r *Reactor) InMainThread() bool { return goid(nil) == r.mainG.Load() }
+func (r *Reactor) InMainThread() bool { return goid.Read(nil) == r.mainG.Load() }

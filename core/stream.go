@@ -222,7 +222,10 @@ func (c *stream) deliver() (a act) {
 }
 
 // peerClosed acts on the peer's end of stream, once every byte before it
-// was delivered.
+// was delivered. A connection whose writing failed is not closed cleanly
+// here: failed closes it with the reason. (A reset can show as a write
+// error and then a plain end of stream: the first system call to see it
+// gets the error, the reads after it get end of stream.)
 func (c *stream) peerClosed() act {
 	if c.lost != nil {
 		return act{} // failing: closed with that reason
@@ -328,12 +331,25 @@ func (c *stream) sentSome() (a act) {
 	return a
 }
 
-// checkWrite is the common start of Write and Writev: whether the program
-// may write, and if not, the error to return. Every backend says the same:
+// startWrite is the common start of Write and Writev (call names it for
+// the thread check): whether the program may write, and if not, the error
+// to return; if it may, the write is counted. Every backend says the same:
 // once the main thread knows the connection is broken (a write failed, the
 // reader saw a reset) or the program closed it, Write returns an error that
 // matches ErrClosed and carries the reason.
-func (c *stream) checkWrite() error {
+func (c *stream) startWrite(call string) error {
+	if c.r.cfg.threadCheck {
+		c.r.checkMainThread(call)
+	}
+	if err := c.mayWrite(); err != nil {
+		return err
+	}
+	c.msgsOut++
+	c.r.stats.msgsOut.Add(1)
+	return nil
+}
+
+func (c *stream) mayWrite() error {
 	if c.lost != nil {
 		return &ClosedError{Reason: c.lost}
 	}
@@ -396,8 +412,12 @@ func (c *stream) failed(reason error) act {
 	return closeWith(reason)
 }
 
-// loseConnection is LoseConnection's logic.
+// loseConnection is LoseConnection's logic. A connection whose writing
+// failed is closing already, with that reason.
 func (c *stream) loseConnection() act {
+	if c.lost != nil {
+		return act{}
+	}
 	switch c.state {
 	case stateOpen:
 		c.state = stateClosing

@@ -7,7 +7,6 @@ import (
 	"net"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,14 +40,9 @@ func newFdConn(r *Reactor, fd int, cfg connConfig) *fdConn {
 // socket's own), on a private copy of its descriptor, and closes c; ok is
 // false for any other net.Conn.
 func (f unixFDs) stream(c net.Conn, cfg connConfig) (sc streamConn, ok bool, err error) {
-	switch c.(type) {
-	case *net.TCPConn, *net.UnixConn:
-	default:
-		return nil, false, nil
-	}
-	fd, err := dupSyscallConn(c.(syscall.Conn))
-	if err != nil {
-		return nil, true, err
+	fd, ok, err := dupSocket(c)
+	if !ok || err != nil {
+		return nil, ok, err
 	}
 	local, remote := c.LocalAddr(), c.RemoteAddr()
 	c.Close()
@@ -105,7 +99,7 @@ func (c *fdConn) do(a act) {
 		return
 	}
 	if a.do&actLinger != 0 && c.state != stateClosed {
-		c.timer, _ = c.r.CallLater(c.cfg.linger, c.lingerExpired)
+		c.timer = c.r.callLater(c.cfg.linger, c.lingerExpired)
 	}
 	if a.do&actWatch != 0 {
 		c.watch()
@@ -261,11 +255,9 @@ func (c *fdConn) dropQueued() {
 // only what the socket does not take is queued, and only then is write
 // readiness requested.
 func (c *fdConn) Write(p []byte) (int, error) {
-	if err := c.checkWrite(); err != nil {
+	if err := c.startWrite("Transport.Write"); err != nil {
 		return 0, err
 	}
-	c.msgsOut++
-	c.r.stats.msgsOut.Add(1)
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -290,11 +282,9 @@ func (c *fdConn) Write(p []byte) (int, error) {
 
 // Writev implements Transport.
 func (c *fdConn) Writev(bufs ...[]byte) (int, error) {
-	if err := c.checkWrite(); err != nil {
+	if err := c.startWrite("Transport.Writev"); err != nil {
 		return 0, err
 	}
-	c.msgsOut++
-	c.r.stats.msgsOut.Add(1)
 	total := totalLen(bufs)
 	written := 0
 	if c.out.n == 0 && total > 0 {

@@ -123,7 +123,7 @@ func (g *goConn) do(a act) {
 		return
 	}
 	if a.do&actLinger != 0 && g.state != stateClosed {
-		g.timer, _ = g.r.CallLater(g.cfg.linger, g.lingerExpired)
+		g.timer = g.r.callLater(g.cfg.linger, g.lingerExpired)
 	}
 	if a.do&actWatch != 0 {
 		g.watch()
@@ -299,20 +299,18 @@ func (g *goConn) shutdownWrite() {
 // Write implements Transport. A goroutine-backed connection cannot write
 // without blocking from the main thread, so every write is copied and
 // handed to the connection's writer goroutine.
-func (g *goConn) Write(p []byte) (int, error) {
-	return g.Writev(p)
-}
+func (g *goConn) Write(p []byte) (int, error) { return g.writev("Transport.Write", p) }
 
 // Writev implements Transport.
-func (g *goConn) Writev(bufs ...[]byte) (int, error) {
+func (g *goConn) Writev(bufs ...[]byte) (int, error) { return g.writev("Transport.Writev", bufs...) }
+
+func (g *goConn) writev(call string, bufs ...[]byte) (int, error) {
 	if g.wbuf != nil && !g.wbusy.Load() && g.werr != nil {
 		g.written() // the writer failed: known before anything is queued
 	}
-	if err := g.checkWrite(); err != nil {
+	if err := g.startWrite(call); err != nil {
 		return 0, err
 	}
-	g.msgsOut++
-	g.r.stats.msgsOut.Add(1)
 	n := totalLen(bufs)
 	if a, err := g.overLimit(n); err != nil {
 		g.do(a)

@@ -207,7 +207,7 @@ func (r *Reactor) ConnectTCP(addr string, f ClientFactory, timeout time.Duration
 	}
 	c := &Connector{r: r, f: f, addr: addr, cfg: listenOptions(opts).conn}
 	if timeout > 0 {
-		c.timer, _ = r.CallLater(timeout, func() {
+		c.timer = r.callLater(timeout, func() {
 			c.timer = nil
 			c.fail(fmt.Errorf("%w: connecting to %s after %v", ErrTimeout, addr, timeout))
 		})

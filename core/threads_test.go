@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/threadedselect/reactor/internal/goid"
 )
 
 // Ports of Twisted's ThreadTestsBuilder (internet/test/test_threads.py),
@@ -19,12 +21,12 @@ func TestCallFromThreadRunsOnMainThread(t *testing.T) {
 		var main, ran uint64
 		var inMain, inOther bool
 		r.CallWhenRunning(func() {
-			main = goid(nil)
+			main = goid.Read(nil)
 			inMain = r.InMainThread()
 			go func() {
 				inOther = r.InMainThread()
 				must(t, r.CallFromThread(func() {
-					ran = goid(nil)
+					ran = goid.Read(nil)
 					must(t, r.Stop())
 				}))
 			}()

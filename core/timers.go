@@ -183,12 +183,20 @@ func (r *Reactor) Now() time.Time { return r.clock.Now() }
 // scheduled; a negative d means as soon as possible. Main thread only: from
 // another goroutine, use CallFromThread to call CallLater.
 func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
+	if r.cfg.threadCheck {
+		r.checkMainThread("CallLater")
+	}
 	if f == nil {
 		return nil, fmt.Errorf("%w: nil function for CallLater", ErrInvalidArgument)
 	}
+	return r.callLater(d, f), nil
+}
+
+// callLater is CallLater for the reactor's own timers.
+func (r *Reactor) callLater(d time.Duration, f func()) *DelayedCall {
 	c := &DelayedCall{r: r, fn: f, index: -1}
 	r.schedule(c, r.now().Add(clampDelay(d)))
-	return c, nil
+	return c
 }
 
 // CallEvery runs f on the main thread every interval, the first time one
@@ -198,6 +206,9 @@ func (r *Reactor) CallLater(d time.Duration, f func()) (*DelayedCall, error) {
 // next run is on the next multiple of interval. It allocates once, not per
 // run. Main thread only.
 func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
+	if r.cfg.threadCheck {
+		r.checkMainThread("CallEvery")
+	}
 	if f == nil || interval <= 0 {
 		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
 	}

@@ -35,6 +35,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ import (
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/framing"
 	"github.com/threadedselect/reactor/ebitenreactor"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // Message sizes of the flood: payloads of 16 to 128 bytes, each beginning
@@ -644,24 +646,21 @@ func openTCPSockets() []string {
 			}
 		}
 	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return []string{"reading /proc/self/fd: " + err.Error()}
+	fds, ok := testutil.OpenFds()
+	if !ok {
+		return []string{"cannot read /proc/self/fd"}
 	}
 	var out []string
-	for _, e := range ents {
-		link, err := os.Readlink("/proc/self/fd/" + e.Name())
-		if err != nil {
-			continue
-		}
+	for fd, link := range fds {
 		ino, ok := strings.CutPrefix(link, "socket:[")
 		if !ok {
 			continue
 		}
 		if ino = strings.TrimSuffix(ino, "]"); tcp[ino] && ino != "0" {
-			out = append(out, "fd "+e.Name()+" "+link)
+			out = append(out, "fd "+fd+" "+link)
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 

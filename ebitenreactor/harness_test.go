@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 const (
@@ -202,17 +204,5 @@ func tail(s string) string {
 	return s
 }
 
-// goid returns the calling goroutine's id, parsed from its stack header.
-func goid() uint64 {
-	var buf [64]byte
-	n := runtime.Stack(buf[:], false)
-	s := strings.TrimPrefix(string(buf[:n]), "goroutine ")
-	var id uint64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
-	}
-	return id
-}
+// goid returns the calling goroutine's id.
+func goid() uint64 { return testutil.Goid() }

@@ -14,7 +14,6 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // sockets makes loopback connection pairs and remembers every socket it
@@ -126,16 +126,15 @@ func (s *sockets) close() { s.ln.Close() }
 
 // leaked lists the sockets this made that are still open in the process.
 func (s *sockets) leaked() []string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return []string{"reading /proc/self/fd: " + err.Error()}
+	fds, ok := testutil.OpenFds()
+	if !ok {
+		return []string{"cannot read /proc/self/fd"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for _, e := range ents {
-		link, err := os.Readlink("/proc/self/fd/" + e.Name())
-		if err != nil || !strings.HasPrefix(link, "socket:[") {
+	for fd, link := range fds {
+		if !strings.HasPrefix(link, "socket:[") {
 			continue
 		}
 		ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64)
@@ -143,7 +142,7 @@ func (s *sockets) leaked() []string {
 			continue
 		}
 		if what, ok := s.inodes[ino]; ok {
-			out = append(out, fmt.Sprintf("fd %s: %s (%s)", e.Name(), link, what))
+			out = append(out, fmt.Sprintf("fd %s: %s (%s)", fd, link, what))
 		}
 	}
 	return out

@@ -3,6 +3,7 @@
 package poller
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,8 +16,8 @@ import (
 // wake costs one write and no read.
 type epollPoller struct {
 	epfd int
-	wk   *wakeup
-	buf  []unix.EpollEvent
+	*wakeup
+	buf []unix.EpollEvent
 }
 
 func newEpoll() (Poller, error) {
@@ -29,9 +30,9 @@ func newEpoll() (Poller, error) {
 		unix.Close(epfd)
 		return nil, &Error{"epoll", "eventfd", err}
 	}
-	p := &epollPoller{epfd: epfd, wk: wk, buf: make([]unix.EpollEvent, 256)}
+	p := &epollPoller{epfd: epfd, wakeup: wk, buf: make([]unix.EpollEvent, 256)}
 	ev := epollEvent(wakeToken, unix.EPOLLIN|unix.EPOLLET)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wk.readFd(), &ev); err != nil {
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wk.r, &ev); err != nil {
 		p.Free()
 		return nil, &Error{"epoll", "epoll_ctl", err}
 	}
@@ -78,12 +79,9 @@ func (p *epollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 		max = len(p.buf)
 	}
 	n, err := unix.EpollWait(p.epfd, p.buf[:max], timeoutMillis(timeout))
-	p.wk.cancelSleep()
+	p.CancelSleep()
 	if err != nil {
-		if err == unix.EINTR {
-			return 0, nil
-		}
-		return 0, &Error{"epoll", "epoll_wait", err}
+		return 0, waitError("epoll", "epoll_wait", err)
 	}
 	j := 0
 	for i := 0; i < n; i++ {
@@ -111,16 +109,8 @@ func (p *epollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 	return j, nil
 }
 
-func (p *epollPoller) PrepareSleep()    { p.wk.prepareSleep() }
-func (p *epollPoller) CancelSleep()     { p.wk.cancelSleep() }
-func (p *epollPoller) Wake()            { p.wk.wake() }
 func (p *epollPoller) DisarmRead(Token) {} // edge triggered: no report until new data
 
 func (p *epollPoller) Free() error {
-	e1 := p.wk.close()
-	e2 := unix.Close(p.epfd)
-	if e1 != nil {
-		return e1
-	}
-	return e2
+	return errors.Join(p.wakeup.close(), unix.Close(p.epfd))
 }

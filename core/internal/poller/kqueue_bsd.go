@@ -3,6 +3,7 @@
 package poller
 
 import (
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 // Token; the Token of each descriptor lives in a table indexed by descriptor
 // number, written by the main thread and read atomically by the poll loop.
 type kqueuePoller struct {
-	kq   int
-	wk   *wakeup
+	kq int
+	*wakeup
 	toks atomic.Pointer[[]atomic.Uint64] // fd -> Token+1 (0: none)
 	cur  map[int]Interest                // fd -> filters registered (main thread)
 	buf  []unix.Kevent_t
@@ -37,11 +38,11 @@ func newKqueue() (Poller, error) {
 		unix.Close(kq)
 		return nil, &Error{"kqueue", "pipe", err}
 	}
-	p := &kqueuePoller{kq: kq, wk: wk, cur: make(map[int]Interest), buf: make([]unix.Kevent_t, 256)}
+	p := &kqueuePoller{kq: kq, wakeup: wk, cur: make(map[int]Interest), buf: make([]unix.Kevent_t, 256)}
 	empty := make([]atomic.Uint64, 0)
 	p.toks.Store(&empty)
 	var ev [1]unix.Kevent_t
-	unix.SetKevent(&ev[0], wk.readFd(), unix.EVFILT_READ, unix.EV_ADD)
+	unix.SetKevent(&ev[0], wk.r, unix.EVFILT_READ, unix.EV_ADD)
 	if _, err := unix.Kevent(kq, ev[:], nil, nil); err != nil {
 		p.Free()
 		return nil, &Error{"kqueue", "kevent", err}
@@ -139,19 +140,16 @@ func (p *kqueuePoller) Wait(out []Event, timeout time.Duration) (int, error) {
 		ts = &t
 	}
 	n, err := unix.Kevent(p.kq, nil, p.buf[:max], ts)
-	p.wk.cancelSleep()
+	p.CancelSleep()
 	if err != nil {
-		if err == unix.EINTR {
-			return 0, nil
-		}
-		return 0, &Error{"kqueue", "kevent", err}
+		return 0, waitError("kqueue", "kevent", err)
 	}
 	j := 0
 	for i := 0; i < n; i++ {
 		e := &p.buf[i]
 		fd := int(e.Ident)
-		if fd == p.wk.readFd() {
-			p.wk.drain()
+		if fd == p.r {
+			p.drain()
 			continue
 		}
 		tok, ok := p.tokenOf(fd)
@@ -177,16 +175,8 @@ func (p *kqueuePoller) Wait(out []Event, timeout time.Duration) (int, error) {
 	return j, nil
 }
 
-func (p *kqueuePoller) PrepareSleep()    { p.wk.prepareSleep() }
-func (p *kqueuePoller) CancelSleep()     { p.wk.cancelSleep() }
-func (p *kqueuePoller) Wake()            { p.wk.wake() }
 func (p *kqueuePoller) DisarmRead(Token) {} // EV_CLEAR: no report until new data
 
 func (p *kqueuePoller) Free() error {
-	e1 := p.wk.close()
-	e2 := unix.Close(p.kq)
-	if e1 != nil {
-		return e1
-	}
-	return e2
+	return errors.Join(p.wakeup.close(), unix.Close(p.kq))
 }

@@ -23,7 +23,7 @@ import (
 // descriptors, including for POLLHUP and POLLNVAL, which it would otherwise
 // report even with no events requested).
 type pollPoller struct {
-	wk *wakeup
+	*wakeup
 
 	mu      sync.Mutex
 	pending []pollCtl // changes not yet applied
@@ -62,9 +62,9 @@ func newPoll() (Poller, error) {
 	if err != nil {
 		return nil, &Error{"poll", "wakeup", err}
 	}
-	p := &pollPoller{wk: wk, index: make(map[int32]int)}
-	p.fds = append(p.fds, unix.PollFd{Fd: int32(wk.readFd()), Events: unix.POLLIN})
-	p.regs = append(p.regs, pollReg{tok: wakeToken, fd: int32(wk.readFd())})
+	p := &pollPoller{wakeup: wk, index: make(map[int32]int)}
+	p.fds = append(p.fds, unix.PollFd{Fd: int32(wk.r), Events: unix.POLLIN})
+	p.regs = append(p.regs, pollReg{tok: wakeToken, fd: int32(wk.r)})
 	return p, nil
 }
 
@@ -75,7 +75,7 @@ func (p *pollPoller) queue(c pollCtl) error {
 	p.mu.Lock()
 	p.pending = append(p.pending, c)
 	p.mu.Unlock()
-	p.wk.wake()
+	p.Wake()
 	return nil
 }
 
@@ -170,12 +170,9 @@ func (p *pollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 		timeout = 0 // a change arrived while applying: do not sleep on a stale set
 	}
 	n, err := unix.Poll(p.fds, timeoutMillis(timeout))
-	p.wk.cancelSleep()
+	p.CancelSleep()
 	if err != nil {
-		if err == unix.EINTR {
-			return 0, nil
-		}
-		return 0, &Error{"poll", "poll", err}
+		return 0, waitError("poll", "poll", err)
 	}
 	j := 0
 	for i := 0; i < len(p.fds) && n > 0 && j < len(out); i++ {
@@ -186,7 +183,7 @@ func (p *pollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 		n--
 		p.fds[i].Revents = 0
 		if i == 0 {
-			p.wk.drain()
+			p.drain()
 			continue
 		}
 		var ev Interest
@@ -217,10 +214,6 @@ func (p *pollPoller) Wait(out []Event, timeout time.Duration) (int, error) {
 	return j, nil
 }
 
-func (p *pollPoller) PrepareSleep() { p.wk.prepareSleep() }
-func (p *pollPoller) CancelSleep()  { p.wk.cancelSleep() }
-func (p *pollPoller) Wake()         { p.wk.wake() }
-
 func (p *pollPoller) DisarmRead(tok Token) {
 	if i, ok := p.index[tok.Slot()]; ok && p.regs[i].tok == tok {
 		p.fds[i].Events &^= unix.POLLIN
@@ -229,4 +222,4 @@ func (p *pollPoller) DisarmRead(tok Token) {
 		}
 	}
 }
-func (p *pollPoller) Free() error { return p.wk.close() }
+func (p *pollPoller) Free() error { return p.wakeup.close() }

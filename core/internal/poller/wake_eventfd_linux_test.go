@@ -21,11 +21,11 @@ func TestEventfdWakeAddsOne(t *testing.T) {
 	defer w.close()
 	const n = 300
 	for i := 0; i < n; i++ {
-		w.prepareSleep()
-		w.wake()
+		w.PrepareSleep()
+		w.Wake()
 	}
 	var buf [8]byte
-	if _, err := unix.Read(w.fd, buf[:]); err != nil {
+	if _, err := unix.Read(w.r, buf[:]); err != nil {
 		t.Fatal(err)
 	}
 	if got := binary.NativeEndian.Uint64(buf[:]); got != n {

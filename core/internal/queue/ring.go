@@ -4,60 +4,67 @@
 // the main thread.
 package queue
 
-import (
-	"runtime"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // cacheLinePad keeps fields that different threads write on separate cache
 // lines.
 type cacheLinePad [64]byte
 
-// Ring is a bounded multi-producer, single-consumer queue without locks.
+// Ring is a bounded multi-producer, single-consumer queue without locks:
+// no producer ever waits for another.
 //
 // A producer claims a position by advancing claim with a compare-and-swap,
-// writes its value with plain stores, then commits: it waits until the
-// producers that claimed earlier positions have committed (they are in the
-// middle of a few stores, so this is short) and advances commit. The
-// consumer reads commit once per batch, reads every value before it with
-// plain loads, and publishes its progress (head) once per batch.
+// writes its value into the cell with plain stores, and publishes it by
+// storing the cell's sequence number (position+1). The consumer takes
+// cells in position order and stops at the first one not yet published.
+// So a producer preempted between claim and publication delays only the
+// consumer's view of the positions after its own (they are delivered, in
+// order, once it publishes); it never stalls another producer — the poll
+// thread, other goroutines' CallFromThread, the main thread itself. (An
+// earlier design committed in claim order through one shared counter, so a
+// preempted producer made every later producer spin and yield, the poll
+// thread included.)
 //
-// So the common case costs a producer one CAS and one atomic store on lines
-// that stay in its own cache, plus plain stores into the cell, which the
-// store buffer absorbs; and it costs the consumer two atomic operations per
-// batch, not per item. Per-cell sequence numbers (Vyukov's design) would
-// need a locked store into a line the consumer shares, per item, which is
-// what makes such rings no faster than a channel.
+// The common case costs a producer one CAS on the claim counter, plain
+// stores into the cell and one atomic store of its sequence, all on lines
+// that the consumer then reads once; and it costs the consumer one atomic
+// load per item, on the line it reads the value from anyway, plus one
+// atomic store per batch to publish its progress (head). Producers read
+// head rarely: they keep a recent copy (hcache).
 //
 // A producer never overwrites a cell the consumer has not released: Push
 // returns false when the ring is full. Values are handed over by the
-// commit store/load pair, which orders the plain writes before the
+// sequence store/load pair, which orders the plain writes before the
 // consumer's plain reads (the Go memory model's synchronizes-before).
 type Ring[T any] struct {
 	_      cacheLinePad
 	claim  atomic.Uint64 // next position a producer will claim
 	hcache atomic.Uint64 // a recent head, so producers rarely read the consumer's line
 	_      cacheLinePad
-	commit atomic.Uint64 // positions before it are written and visible
-	_      cacheLinePad
 	head   atomic.Uint64 // next position the consumer will read (published per batch)
 	_      cacheLinePad
 	hw     atomic.Uint64 // high-water mark of depth, as seen by the consumer
 	mask   uint64
-	cells  []T
+	cells  []cell[T]
+}
+
+// cell is one slot of a Ring.
+type cell[T any] struct {
+	seq atomic.Uint64 // position+1 once the value of that position is written
+	v   T
 }
 
 // NewRing returns a ring holding up to size items; size must be a power of
 // two (callers validate it).
 func NewRing[T any](size int) *Ring[T] {
-	return &Ring[T]{mask: uint64(size - 1), cells: make([]T, size)}
+	return &Ring[T]{mask: uint64(size - 1), cells: make([]cell[T], size)}
 }
 
 // Cap is the number of items the ring holds.
 func (r *Ring[T]) Cap() int { return len(r.cells) }
 
 // Push appends v. It returns false, leaving the ring unchanged, when the ring
-// is full. Safe from any goroutine.
+// is full. Safe from any goroutine; it never waits for another producer.
 func (r *Ring[T]) Push(v T) bool {
 	size := uint64(len(r.cells))
 	var pos uint64
@@ -74,16 +81,14 @@ func (r *Ring[T]) Push(v T) bool {
 			break
 		}
 	}
-	r.cells[pos&r.mask] = v
-	// Commit in claim order.
-	for spins := 0; r.commit.Load() != pos; spins++ {
-		if spins > 64 {
-			runtime.Gosched() // an earlier producer was preempted mid-push
-		}
-	}
-	r.commit.Store(pos + 1)
+	c := &r.cells[pos&r.mask]
+	c.v = v
+	c.seq.Store(pos + 1)
 	return true
 }
+
+// ready reports whether the value of pos is written. Consumer.
+func (r *Ring[T]) ready(pos uint64) bool { return r.cells[pos&r.mask].seq.Load() == pos+1 }
 
 // Depth is the number of claimed positions not yet released by the
 // consumer. It may include items still being written. Safe from any
@@ -103,34 +108,42 @@ func (r *Ring[T]) Free() int { return len(r.cells) - r.Depth() }
 // The consumer side. Only one goroutine at a time may use these; the
 // reactor's main thread is that goroutine.
 
-// Snapshot returns how many items are committed now, bounding a round:
-// items committed after it belong to the next round. It also records the
+// Snapshot returns how many items, from the head on, are written now,
+// bounding a round: items written after it belong to the next round, and
+// so do items after one still being written. It also records the
 // high-water mark.
 func (r *Ring[T]) Snapshot() uint64 {
-	d := r.commit.Load() - r.head.Load()
-	if d > r.hw.Load() {
-		r.hw.Store(d)
+	h := r.head.Load()
+	t := r.claim.Load()
+	n := uint64(0)
+	for h+n < t && r.ready(h+n) {
+		n++
 	}
-	return d
+	if n > r.hw.Load() {
+		r.hw.Store(n)
+	}
+	return n
 }
 
 // Head is the position of the consumer: how many items it has released
 // since the ring was made.
 func (r *Ring[T]) Head() uint64 { return r.head.Load() }
 
-// Peek returns the item at head+i if it is committed. The pointer is valid
-// until release.
+// Peek returns the item at head+i if it and every item before it are
+// written. The pointer is valid until release.
 func (r *Ring[T]) Peek(i uint64) (*T, bool) {
-	pos := r.head.Load() + i
-	if pos >= r.commit.Load() {
-		return nil, false
+	h := r.head.Load()
+	for k := uint64(0); k <= i; k++ {
+		if !r.ready(h + k) {
+			return nil, false
+		}
 	}
-	return &r.cells[pos&r.mask], true
+	return &r.cells[(h+i)&r.mask].v, true
 }
 
-// At returns the item at head+i, which the caller knows is committed (it
-// is before a snapshot).
-func (r *Ring[T]) At(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask] }
+// At returns the item at head+i, which the caller knows is written (it is
+// before a snapshot).
+func (r *Ring[T]) At(i uint64) *T { return &r.cells[(r.head.Load()+i)&r.mask].v }
 
 // Release drops the first n items and publishes the new head so producers
 // can reuse the cells. It does not clear them: writing to the cells would
@@ -156,7 +169,7 @@ func (r *Ring[T]) ReleaseClear(n uint64) {
 	h := r.head.Load()
 	var zero T
 	for i := uint64(0); i < n; i++ {
-		r.cells[(h+i)&r.mask] = zero
+		r.cells[(h+i)&r.mask].v = zero
 	}
 	r.head.Store(h + n)
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -11,13 +10,13 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // childLimit bounds a child client's whole life; tests wait more tightly.
@@ -25,66 +24,17 @@ const childLimit = 60 * time.Second
 
 // logLines collects a log written from any goroutine and lets a test wait
 // for a line.
-type logLines struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // closed and replaced on every write
-}
+type logLines struct{ testutil.LockedBuffer }
 
-func newLogLines() *logLines { return &logLines{changed: make(chan struct{})} }
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return l.buf.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+func newLogLines() *logLines { return &logLines{} }
 
 // find returns the first complete line containing every one of substrs.
-func (l *logLines) find(substrs ...string) (string, bool) {
-	s := l.String()
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	} else {
-		s = ""
-	}
-	for _, line := range strings.Split(s, "\n") {
-		ok := line != ""
-		for _, sub := range substrs {
-			ok = ok && strings.Contains(line, sub)
-		}
-		if ok {
-			return line, true
-		}
-	}
-	return "", false
-}
+func (l *logLines) find(substrs ...string) (string, bool) { return l.First(substrs...) }
 
 // wait waits up to timeout for a line containing every one of substrs.
 func (l *logLines) wait(t *testing.T, timeout time.Duration, substrs ...string) string {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		ch := l.changed
-		l.mu.Unlock()
-		if line, ok := l.find(substrs...); ok {
-			return line
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("no log line with %q within %v; log:\n%s", substrs, timeout, tail(l.String()))
-		}
-	}
+	return l.Wait(t, timeout, substrs...)
 }
 
 // server is a game server, with bots if asked, on a reactor running on its

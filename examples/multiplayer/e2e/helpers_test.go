@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(removeBins{m}) }
@@ -33,27 +31,9 @@ func (r removeBins) Run() int {
 
 // logSink collects log lines from any goroutine and wakes waiters on every
 // write.
-type logSink struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed and replaced on every write
-}
+type logSink struct{ testutil.LockedBuffer }
 
-func newLogSink() *logSink { return &logSink{changed: make(chan struct{})} }
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+func newLogSink() *logSink { return &logSink{} }
 
 // count returns how many lines contain every one of substrs.
 func (l *logSink) count(substrs ...string) int { return l.countSince(0, substrs...) }
@@ -65,18 +45,12 @@ func (l *logSink) tail(n int) string {
 }
 
 // mark returns the current end of the log, for countSince.
-func (l *logSink) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
+func (l *logSink) mark() int { return len(l.String()) }
 
 // countSince counts like count, in the lines logged after mark.
 func (l *logSink) countSince(mark int, substrs ...string) int {
 	n := 0
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range strings.Split(l.b.String()[mark:], "\n") {
+	for _, line := range strings.Split(l.String()[mark:], "\n") {
 		ok := line != ""
 		for _, s := range substrs {
 			ok = ok && strings.Contains(line, s)
@@ -99,9 +73,7 @@ func (l *logSink) waitSince(t *testing.T, mark int, timeout time.Duration, n int
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		l.mu.Lock()
-		ch := l.changed
-		l.mu.Unlock()
+		ch := l.Changed()
 		if l.countSince(mark, substrs...) >= n {
 			return
 		}
@@ -323,33 +295,5 @@ func (c *cluster) checkRates(t testing.TB, rep swarm.Report, tickRate int) {
 // checkFds fails the test if it leaves more descriptors open than it found.
 func checkFds(t *testing.T) {
 	t.Helper()
-	before := openFds(t)
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		after := openFds(t)
-		if len(after) > len(before) {
-			var b strings.Builder
-			for fd, target := range after {
-				if before[fd] != target {
-					fmt.Fprintf(&b, "%s->%s ", fd, target)
-				}
-			}
-			t.Errorf("descriptors leaked: %d before, %d after: %s", len(before), len(after), b.String())
-		}
-	})
-}
-
-func openFds(t *testing.T) map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	m := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		m[e.Name()] = target
-	}
-	return m
+	testutil.CheckFds(t)
 }

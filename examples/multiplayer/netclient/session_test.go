@@ -1,13 +1,10 @@
 package netclient_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,50 +14,24 @@ import (
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// openFds counts this process's open descriptors.
-func openFds(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	return len(ents)
-}
-
-// syncBuf is a log sink safe for concurrent use.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is a reactor running on its own goroutine with a game server on it.
 type env struct {
 	t    *testing.T
 	r    *core.Reactor
 	srv  *gameserver.Server
-	logs *syncBuf
+	logs *testutil.LockedBuffer
 }
 
 func newEnv(t *testing.T, cfg gameserver.Config) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuf{}}
+	e := &env{t: t, logs: &testutil.LockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
-	r, err := core.New(core.WithLogger(log))
+	r, err := core.New(core.WithLogger(log), core.WithThreadCheck(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +44,13 @@ func newEnv(t *testing.T, cfg gameserver.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fds := openFds(t)
+	testutil.CheckFds(t) // after the reactor below has stopped
 	ran := make(chan error, 1)
 	go func() { ran <- r.Run() }()
 	t.Cleanup(func() {
 		defer func() {
-			if after := openFds(t); !t.Failed() && after > fds {
-				t.Errorf("descriptors leaked: %d open before, %d after", fds, after)
+			if off := e.logs.Lines("called off the main thread"); len(off) > 0 {
+				t.Errorf("threading rule broken: %q", off)
 			}
 		}()
 		_ = r.Stop()

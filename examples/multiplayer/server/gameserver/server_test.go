@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/framing"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -109,37 +109,10 @@ func decodeAll(t *testing.T, stream []byte) []game.Message {
 }
 
 // logBuf collects log lines; safe for concurrent use.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testutil.LockedBuffer }
 
 // lines returns the lines containing every one of substrs.
-func (l *logBuf) lines(substrs ...string) []string {
-	var out []string
-	for _, line := range strings.Split(l.String(), "\n") {
-		ok := line != ""
-		for _, s := range substrs {
-			ok = ok && strings.Contains(line, s)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
+func (l *logBuf) lines(substrs ...string) []string { return l.Lines(substrs...) }
 
 type harness struct {
 	t     *testing.T

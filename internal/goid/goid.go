@@ -1,14 +1,17 @@
-package core
+// Package goid reads the calling goroutine's id, for the reactor's
+// main-thread checks and for tests.
+package goid
 
 import "runtime"
 
-// goid returns the id of the calling goroutine, read from the header of its
+// Read returns the id of the calling goroutine, read from the header of its
 // stack trace ("goroutine 123 [running]:"). It costs about a microsecond, so
 // the reactor only asks for it where it must know whether the caller is the
 // main thread: when recording who drains, and on the rare path where the
 // ring is full. buf receives the trace header; callers on the main thread
-// pass the reactor's own buffer so that the call allocates nothing.
-func goid(buf *[64]byte) uint64 {
+// pass the reactor's own buffer so that the call allocates nothing; nil
+// allocates one.
+func Read(buf *[64]byte) uint64 {
 	if buf == nil {
 		buf = new([64]byte)
 	}
