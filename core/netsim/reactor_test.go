@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/netio"
 	"github.com/threadedselect/reactor/core/netsim"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // startReactor starts a reactor on a fake clock, drained by the test's
@@ -21,10 +23,17 @@ import (
 func startReactor(t *testing.T) (*core.Reactor, *core.FakeClock) {
 	t.Helper()
 	clk := core.NewFakeClock(time.Unix(1_000_000, 0))
-	r, err := core.New(core.WithClock(clk))
+	logs := &testutil.LockedBuffer{}
+	r, err := core.New(core.WithClock(clk), core.WithThreadCheck(true), core.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if off := logs.Lines("called off the main thread"); len(off) > 0 {
+			t.Errorf("threading rule broken: %q", off)
+		}
+	})
+
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/threadedselect/reactor/core/netio"
 	"github.com/threadedselect/reactor/core/netsim"
 	"github.com/threadedselect/reactor/core/replay"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,10 +26,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the test's goroutine; the cleanup stops it and drains it to the end.
 func startDrained(t testing.TB, clk core.Clock) *core.Reactor {
 	t.Helper()
-	r, err := core.New(core.WithClock(clk))
+	logs := &testutil.LockedBuffer{}
+	r, err := core.New(core.WithClock(clk), core.WithThreadCheck(true), core.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if off := logs.Lines("called off the main thread"); len(off) > 0 {
+			t.Errorf("threading rule broken: %q", off)
+		}
+	})
+
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package netclient_test
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // botEnv is a second reactor, for bots, running on its own goroutine.
@@ -20,14 +22,20 @@ type botEnv struct{ env }
 
 func newBotEnv(t *testing.T) *botEnv {
 	t.Helper()
-	r, err := core.New()
+	logs := &testutil.LockedBuffer{}
+	r, err := core.New(core.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), core.WithThreadCheck(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &botEnv{env{t: t, r: r, logs: &syncBuf{}}}
+	b := &botEnv{env{t: t, r: r, logs: logs}}
 	ran := make(chan error, 1)
 	go func() { ran <- r.Run() }()
 	t.Cleanup(func() {
+		defer func() {
+			if off := logs.Lines("called off the main thread"); len(off) > 0 {
+				t.Errorf("threading rule broken: %q", off)
+			}
+		}()
 		_ = r.Stop()
 		select {
 		case err := <-ran:

@@ -18,16 +18,24 @@ import (
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testutil"
 )
 
 // drainedReactor starts a reactor on clk (nil: the system clock) that the
 // test's goroutine drains, frame by frame; the cleanup shuts it down.
 func drainedReactor(t testing.TB, clk core.Clock) *core.Reactor {
 	t.Helper()
-	r, err := core.New(core.WithClock(clk))
+	logs := &testutil.LockedBuffer{}
+	r, err := core.New(core.WithClock(clk), core.WithThreadCheck(true), core.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if off := logs.Lines("called off the main thread"); len(off) > 0 {
+			t.Errorf("threading rule broken: %q", off)
+		}
+	})
+
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
