@@ -12,6 +12,7 @@ import (
 
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/framing"
+	"github.com/threadedselect/reactor/core/netio"
 )
 
 // Status is where a client is, for the UI to show.
@@ -176,6 +177,13 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// ConnectOptions are passed to core's ConnectTCP.
 	ConnectOptions []core.ListenOption
+	// Net, if set, is what the client connects, opens its UDP port and
+	// keeps time through instead of the reactor itself: a simulated
+	// network (netsim.Conditions), a recorder or player of the traffic
+	// (package replay), or a stack of them, built on the same reactor.
+	// Default netio.Reactor(r). The before-shutdown trigger is still
+	// registered on the reactor.
+	Net netio.Net
 }
 
 func (c ClientConfig) withDefaults() (ClientConfig, error) {
@@ -224,10 +232,11 @@ type Client struct {
 
 	handlers [FirstReserved]func(payload []byte) error
 
-	conn      *clientConn       // the current connection, once made
-	connector *core.Connector   // the attempt under way
-	retry     *core.DelayedCall // the wait before the next attempt
-	tick      *core.DelayedCall // deadlines, pings and UDP, while connected
+	conn      *clientConn   // the current connection, once made
+	net       netio.Net     // ClientConfig.Net, or the reactor itself
+	connector netio.Dialing // the attempt under way
+	retry     netio.Timer   // the wait before the next attempt
+	tick      netio.Timer   // deadlines, pings and UDP, while connected
 	trigger   core.TriggerID
 	hasTrig   bool
 
@@ -238,7 +247,7 @@ type Client struct {
 	pingEvery time.Duration
 	lastPing  time.Time
 
-	udp        *core.UDPPort
+	udp        netio.PacketPort
 	binds      int
 	lastBind   time.Time
 	lastUDP    time.Time // last datagram from the server
@@ -277,12 +286,16 @@ func Dial(r *core.Reactor, cfg ClientConfig) (*Client, error) {
 	if seed == 0 {
 		seed = mrand.Uint64()
 	}
-	c := &Client{r: r, cfg: cfg, log: cfg.Logger, rand: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), epoch: r.Now()}
+	n := cfg.Net
+	if n == nil {
+		n = netio.Reactor(r)
+	}
+	c := &Client{r: r, net: n, cfg: cfg, log: cfg.Logger, rand: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), epoch: n.Now()}
 	c.build, c.failed, c.attemptFn, c.tickFn = c.buildProtocol, c.connectFailed, c.attempt, c.onTick
 	if id, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, c.Goodbye); err == nil {
 		c.trigger, c.hasTrig = id, true
 	}
-	c.connector, err = r.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, cfg.ConnectTimeout, cfg.ConnectOptions...)
+	c.connector, err = n.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, cfg.ConnectTimeout, cfg.ConnectOptions...)
 	if err != nil {
 		c.removeTrigger()
 		return nil, fmt.Errorf("session: %w", err)
@@ -413,7 +426,7 @@ func (c *Client) attempt() {
 		return
 	}
 	var err error
-	c.connector, err = c.r.ConnectTCP(c.cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, c.cfg.ConnectTimeout, c.cfg.ConnectOptions...)
+	c.connector, err = c.net.ConnectTCP(c.cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, c.cfg.ConnectTimeout, c.cfg.ConnectOptions...)
 	if err != nil {
 		c.connector = nil
 		c.lost(CauseUnreachable, fmt.Errorf("session: connecting to %s: %w", c.cfg.Addr, err), true)
@@ -447,8 +460,8 @@ func (c *Client) lost(cause Cause, err error, retry bool) {
 		return
 	}
 	d := c.cfg.Backoff.Delay(c.st.Attempts, c.rand.Float64())
-	c.st.NextAttempt = c.r.Now().Add(d)
-	c.retry, _ = c.r.CallLater(d, c.attemptFn)
+	c.st.NextAttempt = c.net.Now().Add(d)
+	c.retry, _ = c.net.CallLater(d, c.attemptFn)
 	c.log.Debug("session: waiting to reconnect", "addr", c.cfg.Addr, "cause", cause.String(), "err", err, "in", d, "attempt", c.st.Attempts)
 	if c.everIn {
 		c.setStatus(Reconnecting)
@@ -519,7 +532,7 @@ func (c *Client) onTick() {
 	if cc == nil {
 		return
 	}
-	now := c.r.Now()
+	now := c.net.Now()
 	if !cc.welcomed {
 		if now.Sub(cc.since) >= c.cfg.HandshakeTimeout {
 			_ = cc.t.AbortWithError(fmt.Errorf("%w: no welcome within %v", ErrHandshakeTimeout, c.cfg.HandshakeTimeout))
@@ -571,14 +584,14 @@ type clientConn struct {
 func (cc *clientConn) ConnectionMade(t core.Transport) {
 	c := cc.c
 	c.connector = nil
-	cc.t, cc.since = t, c.r.Now()
+	cc.t, cc.since = t, c.net.Now()
 	if c.finished || c.quitting {
 		_ = t.AbortWithError(fmt.Errorf("%w: session: closed by the client", core.ErrAborted))
 		return
 	}
 	c.conn = cc
 	c.stopTick()
-	c.tick, _ = c.r.CallEvery(c.tickInterval(), c.tickFn)
+	c.tick, _ = c.net.CallEvery(c.tickInterval(), c.tickFn)
 	h := hello{version: wireVersion, app: []byte(c.cfg.App), resume: c.haveToken, id: c.st.ID, token: c.token, data: c.cfg.Hello}
 	_, _ = t.Write(c.ctl.frame(appendHello(c.ctl.start(), h)))
 }
@@ -589,7 +602,7 @@ func (cc *clientConn) MessageReceived(p []byte) error {
 	if c.conn != cc || len(p) == 0 {
 		return nil
 	}
-	c.st.LastReceived = c.r.Now()
+	c.st.LastReceived = c.net.Now()
 	typ := p[0]
 	if typ < FirstReserved {
 		if !cc.welcomed {
@@ -629,7 +642,7 @@ func (cc *clientConn) MessageReceived(p []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: malformed pong", ErrProtocol)
 		}
-		if rtt := c.r.Now().Sub(c.epoch) - time.Duration(t); t >= 0 {
+		if rtt := c.net.Now().Sub(c.epoch) - time.Duration(t); t >= 0 {
 			c.st.RTT.Add(rtt)
 		}
 	default:
@@ -716,9 +729,9 @@ func (c *Client) startUDP(cc *clientConn) {
 		c.st.UDP = UDPFallback
 		return
 	}
-	now := c.r.Now()
+	now := c.net.Now()
 	c.udpRetryAt = now.Add(c.cfg.UDPRetry)
-	u, err := c.r.ListenUDP(net.JoinHostPort(local.AddrPort().Addr().Unmap().String(), "0"), clientUDP{c})
+	u, err := c.net.ListenUDP(net.JoinHostPort(local.AddrPort().Addr().Unmap().String(), "0"), clientUDP{c})
 	if err != nil {
 		c.st.UDP = UDPFallback
 		return
@@ -742,7 +755,7 @@ func (c *Client) sendBind(now time.Time) {
 // the server is told to send them there too.
 func (c *Client) udpFallback() {
 	c.closeUDP(UDPFallback)
-	c.udpRetryAt = c.r.Now().Add(c.cfg.UDPRetry)
+	c.udpRetryAt = c.net.Now().Add(c.cfg.UDPRetry)
 	if cc := c.conn; cc != nil && cc.welcomed {
 		_, _ = cc.t.Write(c.ctl.frame(append(c.ctl.start(), msgUnbind)))
 	}
@@ -767,7 +780,7 @@ func (u clientUDP) DatagramReceived(data []byte, _ netip.AddrPort) {
 		c.st.BadDatagrams++
 		return
 	}
-	now := c.r.Now()
+	now := c.net.Now()
 	typ := data[0]
 	switch {
 	case typ == msgBound:
