@@ -135,6 +135,10 @@ type Config struct {
 	// UDP asks for snapshots over UDP (port number same as TCP); without
 	// it, or when binding fails, they come over TCP.
 	UDP bool
+	// Dial, if set, makes the connection instead of TCP to Addr (which
+	// then only names the server in messages): WebSocket, TLS, or a
+	// program's own. See Dialer.
+	Dial Dialer
 
 	ConnectTimeout   time.Duration // default 5s
 	HandshakeTimeout time.Duration // Welcome must come this soon after connecting; default 5s
@@ -184,7 +188,7 @@ type Session struct {
 	cfg Config
 	st  State
 
-	connector *core.Connector
+	connector attempt
 	t         core.Transport
 	udp       *core.UDPPort
 	welcomed  bool
@@ -230,7 +234,7 @@ func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 		epoch:  r.Now(),
 	}
 	s.tickFn, s.pingFn, s.bindFn = s.clientTick, s.ping, s.sendBind
-	c, err := r.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: s.build, Failed: s.connectFailed}, cfg.ConnectTimeout)
+	c, err := s.connect()
 	if err != nil {
 		return nil, fmt.Errorf("netclient: %w", err)
 	}
