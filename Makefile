@@ -18,7 +18,7 @@ HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 EBITEN_CROSS := windows/amd64
 EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
 
-.PHONY: all deps build test vet cross lint bench run clean
+.PHONY: all deps build test vet cross lint bench run web clean
 
 all: build
 
@@ -62,6 +62,15 @@ bench: deps
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench
+
+# The browser client: the multiplayer client built for WebAssembly, Go's
+# wasm_exec.js and the page, in bin/web, where bin/server looks for them
+# (-web-root): bin/server -web 127.0.0.1:8080 serves them at
+# http://127.0.0.1:8080/?name=you.
+web:
+	mkdir -p bin/web
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -o bin/web/client.wasm ./examples/multiplayer/client
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" examples/multiplayer/client/web/index.html bin/web/
 
 # The demo: a server, a few bots and one client window; closing the window
 # ends it. Without a display it runs under a private Xvfb for 10 seconds and
