@@ -52,9 +52,11 @@ cross:
 test: deps vet cross
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -race -short -count=1 ./...
+	cd examples/multiplayer/webtest && $(GO) vet ./... && WEBTEST_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	cd examples/multiplayer/webtest && $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps
