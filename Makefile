@@ -74,12 +74,13 @@ web:
 	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -o bin/web/client.wasm ./examples/multiplayer/client
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" examples/multiplayer/client/web/index.html bin/web/
 
-# The demo: a server, a few bots and one client window; closing the window
-# ends it. Without a display it runs under a private Xvfb for 10 seconds and
-# saves a screenshot (out/demo.png). The logic is in examples/multiplayer/demo;
-# pass it flags with e.g. make run DEMO_FLAGS='-bots 8'.
+# The demo: a server, a few bots and one client window, and the browser
+# client on the server's web endpoint (the demo prints its URL); closing the
+# window ends it. Without a display it runs under a private Xvfb for 10
+# seconds and saves a screenshot (out/demo.png). The logic is in
+# examples/multiplayer/demo; pass it flags with e.g. make run DEMO_FLAGS='-bots 8'.
 DEMO_FLAGS ?=
-run: deps
+run: deps web
 	$(GO) build -o bin/ ./examples/multiplayer/server ./examples/multiplayer/bots \
 		./examples/multiplayer/client ./examples/multiplayer/demo
 	./bin/demo $(DEMO_FLAGS)
