@@ -18,7 +18,7 @@ HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 EBITEN_CROSS := windows/amd64
 EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
 
-.PHONY: all deps build test vet cross lint bench run web clean
+.PHONY: all deps build test vet cross lint bench soak run web clean
 
 all: build
 
@@ -57,6 +57,15 @@ test: deps vet cross
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	cd examples/multiplayer/webtest && $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The model-based test of the stream transports (core/stream_model_test.go)
+# with many more cases than make test runs: SOAK_CHECKS cases per backend
+# and driver (make soak SOAK_CHECKS=5000). A failure prints the case rapid
+# shrank and how to rerun it (-rapid.seed).
+SOAK_CHECKS ?= 1000
+SOAK_TIMEOUT ?= 3h
+soak: deps
+	$(GO) test -race -count=1 -timeout $(SOAK_TIMEOUT) -run '^TestStreamModel$$' ./core/ -rapid.checks=$(SOAK_CHECKS) -rapid.shrinktime=2m
 
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps

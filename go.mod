@@ -11,6 +11,7 @@ require (
 	golang.org/x/image v0.31.0
 	golang.org/x/sys v0.36.0
 	golang.org/x/text v0.29.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

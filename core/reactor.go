@@ -154,6 +154,11 @@ func (r *Reactor) ShutdownTimeout() time.Duration { return time.Duration(r.shutT
 // reactor.running).
 func (r *Reactor) Running() bool { return r.running.Load() }
 
+// Logger returns the logger the reactor logs through (WithLogger, or
+// slog.Default()), for code that wants its lines in the same place, such
+// as package ebitenreactor. Safe from any goroutine.
+func (r *Reactor) Logger() *slog.Logger { return r.log }
+
 // Stopping reports whether the reactor's shutdown has been asked for and
 // has not finished: true from Stop (or a poller failure) until Done is
 // closed, including while the Before-shutdown triggers say goodbye, when

@@ -37,6 +37,7 @@ type config struct {
 	history       int
 	logger        *slog.Logger
 	shutdownTO    time.Duration
+	shutdownTOSet bool // WithShutdownTimeout was given
 	shutdownGrace time.Duration
 	signals       []os.Signal
 	handleClose   bool
@@ -100,9 +101,10 @@ func WithHistory(n int) Option {
 }
 
 // WithLogger sets where the plugin logs: shutdowns that reached the
-// timeout, reactors abandoned at the hard deadline, signals received. The
-// default is slog.Default(). (The reactor logs through its own logger,
-// core.WithLogger: that is where it names each cut-off trigger.)
+// timeout, reactors abandoned at the hard deadline, signals received. By
+// default the plugin logs through the reactor's logger (core.WithLogger,
+// see (*core.Reactor).Logger), so one logger set on the reactor serves
+// both; this option is only for sending the plugin's lines elsewhere.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
@@ -115,9 +117,11 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithShutdownTimeout sets how long the reactor's shutdown waits for
 // before-shutdown triggers before it cuts them off (the plugin calls
-// r.SetShutdownTimeout(d) in Wrap, replacing any core.WithShutdownTimeout).
-// d must be positive: a game window must close in bounded time. Default
-// DefaultShutdownTimeout.
+// r.SetShutdownTimeout(d) in Wrap). d must be positive: a game window must
+// close in bounded time. Without it the reactor's own timeout
+// (core.WithShutdownTimeout) is used, and if the reactor has none
+// (core's default: wait for ever), DefaultShutdownTimeout: one setting,
+// on the reactor or here, never two that disagree.
 func WithShutdownTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
@@ -125,6 +129,7 @@ func WithShutdownTimeout(d time.Duration) Option {
 			return
 		}
 		c.shutdownTO = d
+		c.shutdownTOSet = true
 	}
 }
 

@@ -119,12 +119,19 @@ func Wrap(game ebiten.Game, r *core.Reactor, opts ...Option) (*Game, error) {
 		hist:   newHistory(cfg.history),
 	}
 	if g.log == nil {
-		g.log = slog.Default()
+		g.log = r.Logger()
 	}
 	if err := g.start(); err != nil {
 		return nil, err
 	}
-	r.SetShutdownTimeout(cfg.shutdownTO)
+	switch {
+	case cfg.shutdownTOSet:
+		r.SetShutdownTimeout(cfg.shutdownTO)
+	case r.ShutdownTimeout() > 0:
+		g.cfg.shutdownTO = r.ShutdownTimeout() // the reactor's own setting
+	default:
+		r.SetShutdownTimeout(cfg.shutdownTO)
+	}
 	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, g.shutdownBegan); err != nil {
 		// Cannot happen with these arguments; do not leave a reactor we
 		// started running behind a failed Wrap.

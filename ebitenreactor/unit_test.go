@@ -481,3 +481,41 @@ func TestCauseString(t *testing.T) {
 		}
 	}
 }
+
+// One source of truth for the shutdown timeout: the reactor's setting
+// holds unless the plugin is told otherwise.
+func TestPluginUsesReactorSettings(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, tc := range []struct {
+		name string
+		core []core.Option
+		opts []ebitenreactor.Option
+		want time.Duration
+	}{
+		{"reactor's", []core.Option{core.WithShutdownTimeout(5 * time.Second)}, nil, 5 * time.Second},
+		{"default", nil, nil, ebitenreactor.DefaultShutdownTimeout},
+		{"plugin's", []core.Option{core.WithShutdownTimeout(5 * time.Second)}, []ebitenreactor.Option{ebitenreactor.WithShutdownTimeout(time.Second)}, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &report{}
+			r, err := core.New(append(tc.core, core.WithLogger(slog.New(&logHandler{rep: rep})))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			game := &testGame{w: 1, h: 1, update: func() error { return ebiten.Termination }}
+			g, err := ebitenreactor.Wrap(game, r, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.ShutdownTimeout(); got != tc.want {
+				t.Errorf("shutdown timeout %v, want %v", got, tc.want)
+			}
+			if err := tickUntil(t, g, 1000, time.Millisecond); !errors.Is(err, ebiten.Termination) {
+				t.Errorf("Update returned %v", err)
+			}
+			if err := g.Finish(nil); err != nil {
+				t.Errorf("Finish: %v", err)
+			}
+		})
+	}
+}

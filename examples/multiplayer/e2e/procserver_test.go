@@ -283,12 +283,15 @@ func (h *honest) measure(t *testing.T, d time.Duration, during func()) swarm.Rep
 // a moment, a real regression fails twice.
 func (h *honest) measureAttack(t *testing.T, d time.Duration, attack func()) swarm.Report {
 	t.Helper()
+	// A window's edges can cut one snapshot off: that one is not the
+	// server's doing.
+	min := minSnapshotRate - 1/d.Seconds()
 	rep := h.measure(t, d, attack)
-	if rep.Connected == rep.Bots && rep.PerBotMin < minSnapshotRate {
+	if rep.Connected == rep.Bots && rep.PerBotMin < min {
 		t.Logf("first window below the rate, measuring again: %v", rep)
 		rep = h.measure(t, d, nil)
 	}
-	if rep.Connected != rep.Bots || rep.PerBotMin < minSnapshotRate {
+	if rep.Connected != rep.Bots || rep.PerBotMin < min {
 		t.Errorf("honest bots: %v; want all %d connected and at least %d snapshots/s each", rep, rep.Bots, minSnapshotRate)
 		h.loop.do(t, func() {
 			for _, b := range h.sw.Bots {
