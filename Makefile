@@ -17,8 +17,14 @@ HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 	./examples/multiplayer/demo/...
 EBITEN_CROSS := windows/amd64
 EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
+# The browser (GOOS=js GOARCH=wasm): the reactor and its WebSocket
+# transport, the Ebiten plugin, and the game's client that make web builds.
+WASM_PKGS := ./core/... ./ebitenreactor/... ./examples/multiplayer/game/... \
+	./examples/multiplayer/netclient/... ./examples/multiplayer/client/...
+# Runs a test binary built for js/wasm under Node.
+WASM_EXEC = $$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all deps build test vet cross lint bench soak run web clean
+.PHONY: all deps build test test-wasm vet cross lint bench soak run web clean
 
 all: build
 
@@ -43,13 +49,22 @@ cross:
 		echo "cross: $$t (Ebiten packages)"; \
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(EBITEN_PKGS); \
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(EBITEN_PKGS); \
-	done
+	done; \
+	echo "cross: js/wasm"; \
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS); \
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+
+# core's behavioural suite, the tests that need no sockets (timers, thread
+# calls, system events, the Drain budget), built for js/wasm and run under
+# Node, as in a browser: one backend (portable), every driver.
+test-wasm:
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/
 
 # The behavioural suites run with the race detector, goroutine- and
 # descriptor-leak checks, under a private Xvfb when there is no display.
 # Packages run one at a time so that the frame-budget tests of the Ebiten
 # plugin do not share the two cores with another package's load.
-test: deps vet cross
+test: deps vet cross test-wasm
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -race -short -count=1 ./...
 	cd examples/multiplayer/webtest && $(GO) vet ./... && WEBTEST_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix || js
 
 package core
 
@@ -6,15 +6,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 )
 
 // The behavioural suite runs every test against every backend of the
@@ -187,12 +184,12 @@ func forEachBackend(t *testing.T, f func(t *testing.T, h *harness)) {
 // checkLeaks fails the test if it leaves goroutines or descriptors behind.
 func checkLeaks(t *testing.T) {
 	before := openFds(t)
-	opts := goleak.IgnoreCurrent()
+	opts := append(platformLeakOptions(), goleak.IgnoreCurrent())
 	t.Cleanup(func() {
 		if t.Failed() {
 			return
 		}
-		goleak.VerifyNone(t, opts)
+		goleak.VerifyNone(t, opts...)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			after := openFds(t)
@@ -209,19 +206,6 @@ func checkLeaks(t *testing.T) {
 }
 
 func runtimeYield() { time.Sleep(time.Millisecond) } // only while polling for a leak check to settle
-
-func openFds(t *testing.T) map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	m := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		m[e.Name()] = target
-	}
-	return m
-}
 
 func describeFds(before, after map[string]string) string {
 	var b strings.Builder
@@ -275,29 +259,6 @@ func (l *logRecorder) find(substr string) string {
 	return ""
 }
 
-// socketPair returns two connected, non-blocking unix stream sockets,
-// closed when the test ends.
-func socketPair(t *testing.T) (int, int) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
-		must(t, unix.SetNonblock(fd, true))
-	}
-	t.Cleanup(func() { closeFd(fds[0]); closeFd(fds[1]) })
-	return fds[0], fds[1]
-}
-
-// closeFd closes fd if it is open (tests close some early).
-func closeFd(fd int) {
-	if fd >= 0 {
-		_ = unix.Close(fd)
-	}
-}
-
 // testDesc is a raw descriptor whose behaviour each test sets.
 type testDesc struct {
 	fd      int
@@ -348,16 +309,4 @@ func stopSoon(t *testing.T, r *Reactor) {
 		_, _ = r.CallLater(0, func() { must(t, r.Stop()) })
 	})
 	must(t, err)
-}
-
-func TestMain(m *testing.M) {
-	// Let the Go runtime open its own poller descriptors before the leak
-	// checks take their baselines.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-	if os.Getenv(childEnv) != "" {
-		os.Exit(childMain())
-	}
-	os.Exit(m.Run())
 }
