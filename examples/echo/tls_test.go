@@ -4,16 +4,9 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +17,7 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/internal/testcert"
 )
 
 // TestEchoCommandTLS: with -tls-cert and -tls-key the command serves the
@@ -38,7 +32,8 @@ func TestEchoCommandTLS(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	certFile, keyFile, pool := writeCert(t, dir)
+	cert := testcert.New(t, dir)
+	certFile, keyFile := cert.CertFile, cert.KeyFile
 	for _, b := range core.Backends() {
 		t.Run(b, func(t *testing.T) {
 			cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-backend", b, "-tls-cert", certFile, "-tls-key", keyFile)
@@ -85,7 +80,7 @@ func TestEchoCommandTLS(t *testing.T) {
 				t.Fatalf("a plain TCP client was echoed: %q", reply)
 			}
 
-			c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+			c, err := tls.DialWithDialer(d, "tcp", addr, cert.Client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,48 +109,4 @@ func TestEchoCommandTLS(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeCert makes a self-signed certificate for 127.0.0.1, writes it and
-// its key as PEM files in dir, and returns their paths and a pool that
-// trusts it.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "echo test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }

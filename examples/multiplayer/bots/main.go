@@ -45,12 +45,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	udp := fs.Bool("udp", true, "ask for snapshots over UDP")
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until a signal)")
 	every := fs.Duration("stats", time.Second, "interval of the stats line")
+	useTLS := fs.Bool("tls", false, "connect over TLS (a server started with -tls-cert)")
+	tlsCA := fs.String("tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 || *n < 1 || *every <= 0 {
 		fmt.Fprintln(stderr, "bots: bad arguments; see -h")
 		return 2
+	}
+	var dial netclient.Dialer
+	if *useTLS || *tlsCA != "" {
+		cfg, err := netclient.TLSClientConfig(*tlsCA)
+		if err != nil {
+			fmt.Fprintln(stderr, "bots: -tls-ca:", err)
+			return 2
+		}
+		dial = netclient.TLS(*addr, cfg)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	r, err := core.New(core.WithLogger(log))
@@ -83,7 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	setup := func() {
 		var err error
-		sw, err = swarm.Start(r, swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, OnStatus: onStatus})
+		sw, err = swarm.Start(r, swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, OnStatus: onStatus,
+			Client: func(cc *netclient.Config) { cc.Dial = dial }})
 		if err != nil {
 			log.Error("start", "err", err)
 			stop()

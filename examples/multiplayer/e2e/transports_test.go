@@ -1,18 +1,10 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +14,7 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/internal/testcert"
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
@@ -91,7 +84,8 @@ func TestWebSocketPlayerBesideUDPBots(t *testing.T) {
 // not trust the server's certificate fails with the verification error.
 func TestTLSPlayers(t *testing.T) {
 	checkFds(t)
-	srvTLS, cliTLS, _, _ := selfSigned(t, t.TempDir())
+	cert := testcert.New(t, t.TempDir())
+	srvTLS, cliTLS := cert.Server, cert.Client
 	logs := newLogSink()
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	var srv *gameserver.Server
@@ -189,9 +183,13 @@ func TestServerCommandWeb(t *testing.T) {
 			httpClient := &http.Client{Timeout: 10 * time.Second}
 			var cliTLS *tls.Config
 			if secure {
-				var cert, key string
-				_, cliTLS, cert, key = selfSigned(t, dir)
-				args = append(args, "-tls-cert", cert, "-tls-key", key)
+				cert := testcert.New(t, dir)
+				var err error
+				// As the commands' -tls-ca loads it.
+				if cliTLS, err = netclient.TLSClientConfig(cert.CertFile); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile)
 				httpClient.Transport = &http.Transport{TLSClientConfig: cliTLS}
 				// core/ws dials with http.DefaultClient: trust the
 				// certificate there for this test.
@@ -294,54 +292,4 @@ func sayGoodbye(t *testing.T, l *loop, sess *netclient.Session) {
 	case <-time.After(10 * time.Second):
 		t.Error("the goodbye did not finish")
 	}
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and localhost, writes it
-// and its key as PEM files in dir, and returns the server's and a trusting
-// client's configurations and the files' paths.
-func selfSigned(t testing.TB, dir string) (server, client *tls.Config, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "reactor e2e"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
-		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, certFile, keyFile
 }

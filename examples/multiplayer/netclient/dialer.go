@@ -3,8 +3,10 @@ package netclient
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
@@ -44,6 +46,30 @@ func TLS(addr string, config *tls.Config) Dialer {
 		}
 		return cancel, nil
 	}
+}
+
+// TLSClientConfig returns a TLS configuration for TLS that trusts the
+// system's certificate authorities and, if caFile is not empty, the
+// certificates in that PEM file too (a server's self-signed certificate,
+// say). Commands use it for their -tls-ca flag.
+func TLSClientConfig(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("netclient: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("netclient: %w: no certificate in %s", core.ErrInvalidArgument, caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // releasing calls release once f has heard the attempt's outcome (the
