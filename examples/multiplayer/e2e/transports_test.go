@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
-	"github.com/threadedselect/reactor/internal/testcert"
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
+	"github.com/threadedselect/reactor/internal/testcert"
 )
 
 // A player over WebSocket (as browsers connect: the server's
