@@ -88,7 +88,7 @@ bench: deps
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench
-	cd examples/multiplayer/webtest && WEBTEST_FIGURES=1 $(GO) test -count=1 -run '^TestBrowserPlays$$' . | grep '^figures:'
+	cd examples/multiplayer/webtest && WEBTEST_FIGURES=1 $(GO) test -count=1 -v -run '^TestBrowserPlays$$' . | grep '^figures:'
 
 # The browser client: the multiplayer client built for WebAssembly, Go's
 # wasm_exec.js and the page, in bin/web, where bin/server looks for them
