@@ -14,9 +14,9 @@ TEST_TIMEOUT ?= 20m
 CROSS := windows/amd64 darwin/arm64 darwin/amd64 freebsd/amd64 linux/arm64
 HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 	./examples/multiplayer/netclient/... ./examples/multiplayer/server/... ./examples/multiplayer/bots/... \
-	./examples/multiplayer/demo/...
+	./examples/multiplayer/demo/... ./examples/paddles/pong/... ./examples/paddles/server/...
 EBITEN_CROSS := windows/amd64
-EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/...
+EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/... ./examples/paddles
 # The browser (GOOS=js GOARCH=wasm): the reactor and its WebSocket
 # transport, the Ebiten plugin, and the game's client that make web builds.
 WASM_PKGS := ./core/... ./ebitenreactor/... ./examples/multiplayer/game/... \
@@ -85,6 +85,7 @@ soak: deps
 # Speed is measured here, never asserted in timed unit tests.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count 3 ./core/ ./core/internal/queue/
+	$(GO) test -run '^$$' -bench . -benchmem ./core/session/
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench

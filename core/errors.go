@@ -147,6 +147,9 @@ func dialError(addr string, err error) error {
 	switch {
 	case isRefused(err):
 		return fmt.Errorf("%w: %s: %w", ErrConnectionRefused, addr, err)
+	case isResetErr(err):
+		// Accepted, then reset at once (a full server, a firewall).
+		return fmt.Errorf("%w: %s: %w", ErrConnectionReset, addr, err)
 	case isUnreachableErr(err):
 		return fmt.Errorf("%w: %s: %w", ErrUnreachable, addr, err)
 	case errors.As(err, &dnsErr):

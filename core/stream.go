@@ -152,10 +152,10 @@ func (c *stream) mayRead() bool {
 // chunk is the main thread's.
 func (c *stream) got(ch *chunk) {
 	n := ch.n
-	c.inq.Push(ch)
 	c.unread.Add(int64(n))
 	c.bytesIn.Add(uint64(n))
 	c.r.stats.bytesIn.Add(uint64(n))
+	c.inq.Push(ch)
 }
 
 // deliver hands queued chunks to the protocol, one DataReceived call at a
@@ -224,6 +224,9 @@ func (c *stream) deliver() (a act) {
 // peerClosed acts on the peer's end of stream, once every byte before it
 // was delivered.
 func (c *stream) peerClosed() act {
+	if c.lost != nil {
+		return act{} // failing: closed with that reason
+	}
 	switch c.state {
 	case stateLinger:
 		return closeWith(ErrConnectionDone)
@@ -441,7 +444,7 @@ func (c *stream) lingerExpired() act {
 	if c.state == stateLinger {
 		return closeWith(ErrConnectionDone)
 	}
-	return closeWith(fmt.Errorf("%w: %d bytes still unsent after %v: the peer stopped reading", ErrTimeout, c.queued, c.cfg.linger))
+	return act{do: actReset | actClose, reason: fmt.Errorf("%w: %d bytes still unsent after %v: the peer stopped reading", ErrTimeout, c.queued, c.cfg.linger)}
 }
 
 // abort is AbortConnection's logic: reset and close (or stop connecting).
@@ -492,7 +495,7 @@ func (c *stream) ended(reason error, connected bool) {
 
 // PauseProducing implements Transport.
 func (c *stream) PauseProducing() {
-	if c.paused || c.state == stateClosed {
+	if c.paused || c.state == stateClosed || c.state == stateLinger {
 		return
 	}
 	c.paused = true

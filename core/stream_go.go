@@ -244,7 +244,7 @@ func (g *goConn) dispatch(r *Reactor, h *handle) {
 
 // written takes back a buffer the writer finished with.
 func (g *goConn) written() {
-	if g.wbuf == nil || g.wbusy.Load() {
+	if g.wbuf == nil || g.wbusy.Load() || g.state == stateClosed {
 		return
 	}
 	n, err, size := g.wn, g.werr, len(g.wbuf)

@@ -101,7 +101,10 @@ func TestTLSHandshakeFailure(t *testing.T) {
 		must(t, err)
 		var failed error
 		client := ClientFuncs{
-			Build:  func(net.Addr) (Protocol, error) { t.Error("built a protocol for a failed handshake"); return &protoFuncs{}, nil },
+			Build: func(net.Addr) (Protocol, error) {
+				t.Error("built a protocol for a failed handshake")
+				return &protoFuncs{}, nil
+			},
 			Failed: func(err error) { failed = err; must(t, r.Stop()) },
 		}
 		must(t, r.ConnectTLS(context.Background(), port.Addr().String(), &tls.Config{RootCAs: x509.NewCertPool()}, client))

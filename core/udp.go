@@ -130,7 +130,13 @@ func (r *Reactor) ListenUDP(addr string, p DatagramProtocol) (*UDPPort, error) {
 	u.h = &handle{fd: -1, owner: u, want: evRead}
 	u.in = dgramIn{r: r, h: u.h, q: queue.NewSPSC[*dgram](dgramQueueCap)}
 	if fds := r.fdTransports(); fds != nil {
-		u.io, u.local, err = fds.udp(&u.in, ap)
+		// Descriptor-backed: registered only once u.io is set, since the
+		// poll thread reads it as soon as the socket is registered.
+		if u.io, u.local, err = fds.udp(&u.in, ap); err == nil {
+			if err = r.register(u.h); err != nil {
+				u.io.close()
+			}
+		}
 	} else {
 		u.io, u.local, err = listenUDPGo(&u.in, ap)
 	}

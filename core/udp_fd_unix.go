@@ -39,10 +39,8 @@ func listenUDPFd(r *Reactor, in *dgramIn, ap netip.AddrPort) (dgramIO, netip.Add
 	}
 	in.pool = r.dgrams
 	in.h.fd = fd
-	if err := r.register(in.h); err != nil {
-		unix.Close(fd)
-		return nil, netip.AddrPort{}, err
-	}
+	// Registered by ListenUDP once the port holds u: the poll thread may
+	// report the socket at once.
 	return u, local, nil
 }
 

@@ -186,3 +186,36 @@ func TestUDPBadArguments(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// TestUDPListenWhileRunningRaceFree: a port opened on a running reactor
+// driven by Drain, with a datagram arriving at once: the poll thread may
+// report the socket before ListenUDP returns, and must find the port
+// complete (the race detector checks).
+func TestUDPListenWhileRunningRaceFree(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		must(t, r.Start())
+		defer stopAndDrain(t, r)
+		got := make(chan struct{}, 1)
+		for i := 0; i < 20; i++ {
+			u, err := r.ListenUDP("127.0.0.1:0", &dgramFuncs{recv: func([]byte, netip.AddrPort) {
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+			}})
+			must(t, err)
+			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(u.LocalAddr()))
+			must(t, err)
+			_, err = c.Write([]byte("hi"))
+			must(t, err)
+			c.Close()
+			deadline := time.Now().Add(watchdog)
+			for len(got) == 0 && time.Now().Before(deadline) {
+				r.Drain(time.Millisecond)
+			}
+			<-got
+			must(t, u.Close())
+		}
+	})
+}
