@@ -12,8 +12,6 @@ import (
 // Go's go_js_wasm_exec (make test does). There are no descriptors to leak:
 // every connection is goroutine-backed there.
 
-func openFds(*testing.T) map[string]string { return map[string]string{} }
-
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
 
 // platformLeakOptions: the runtime's goroutine that waits for JavaScript

@@ -15,19 +15,6 @@ import (
 
 func platformLeakOptions() []goleak.Option { return nil }
 
-func openFds(t *testing.T) map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	m := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		m[e.Name()] = target
-	}
-	return m
-}
-
 // socketPair returns two connected, non-blocking unix stream sockets,
 // closed when the test ends.
 func socketPair(t *testing.T) (int, int) {
