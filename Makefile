@@ -17,8 +17,14 @@ HEADLESS := ./core/... ./examples/echo/... ./examples/multiplayer/game/... \
 	./examples/multiplayer/demo/... ./examples/paddles/pong/... ./examples/paddles/server/...
 EBITEN_CROSS := windows/amd64
 EBITEN_PKGS := ./ebitenreactor/... ./examples/multiplayer/client/... ./examples/paddles
+# The browser (GOOS=js GOARCH=wasm): the reactor and its WebSocket
+# transport, the Ebiten plugin, and the game's client that make web builds.
+WASM_PKGS := ./core/... ./ebitenreactor/... ./examples/multiplayer/game/... \
+	./examples/multiplayer/netclient/... ./examples/multiplayer/client/...
+# Runs a test binary built for js/wasm under Node.
+WASM_EXEC = $$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all deps build test vet cross lint bench soak run clean
+.PHONY: all deps build test test-wasm vet cross lint bench soak run web clean
 
 all: build
 
@@ -43,18 +49,29 @@ cross:
 		echo "cross: $$t (Ebiten packages)"; \
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(EBITEN_PKGS); \
 		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(EBITEN_PKGS); \
-	done
+	done; \
+	echo "cross: js/wasm"; \
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS); \
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+
+# core's behavioural suite, the tests that need no sockets (timers, thread
+# calls, system events, the Drain budget), built for js/wasm and run under
+# Node, as in a browser: one backend (portable), every driver.
+test-wasm:
+	CGO_ENABLED=0 GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./core/
 
 # The behavioural suites run with the race detector, goroutine- and
 # descriptor-leak checks, under a private Xvfb when there is no display.
 # Packages run one at a time so that the frame-budget tests of the Ebiten
 # plugin do not share the two cores with another package's load.
-test: deps vet cross
+test: deps vet cross test-wasm
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -race -short -count=1 ./...
+	cd examples/multiplayer/webtest && $(GO) vet ./... && WEBTEST_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	cd examples/multiplayer/webtest && $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The model-based test of the stream transports (core/stream_model_test.go)
 # with many more cases than make test runs: SOAK_CHECKS cases per backend
@@ -72,13 +89,24 @@ bench: deps
 	./scripts/with-display.sh $(GO) test -run '^$$' -bench . -benchmem -count 1 ./ebitenreactor/
 	$(GO) test -run '^$$' -bench ServerTick -benchtime 150x -benchmem ./examples/multiplayer/e2e/
 	cd bench && $(GO) run ./cmd/netbench
+	cd examples/multiplayer/webtest && WEBTEST_FIGURES=1 $(GO) test -count=1 -v -run '^TestBrowserPlays$$' . | grep '^figures:'
 
-# The demo: a server, a few bots and one client window; closing the window
-# ends it. Without a display it runs under a private Xvfb for 10 seconds and
-# saves a screenshot (out/demo.png). The logic is in examples/multiplayer/demo;
-# pass it flags with e.g. make run DEMO_FLAGS='-bots 8'.
+# The browser client: the multiplayer client built for WebAssembly, Go's
+# wasm_exec.js and the page, in bin/web, where bin/server looks for them
+# (-web-root): bin/server -web 127.0.0.1:8080 serves them at
+# http://127.0.0.1:8080/?name=you.
+web:
+	mkdir -p bin/web
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -o bin/web/client.wasm ./examples/multiplayer/client
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" examples/multiplayer/client/web/index.html bin/web/
+
+# The demo: a server, a few bots and one client window, and the browser
+# client on the server's web endpoint (the demo prints its URL); closing the
+# window ends it. Without a display it runs under a private Xvfb for 10
+# seconds and saves a screenshot (out/demo.png). The logic is in
+# examples/multiplayer/demo; pass it flags with e.g. make run DEMO_FLAGS='-bots 8'.
 DEMO_FLAGS ?=
-run: deps
+run: deps web
 	$(GO) build -o bin/ ./examples/multiplayer/server ./examples/multiplayer/bots \
 		./examples/multiplayer/client ./examples/multiplayer/demo
 	./bin/demo $(DEMO_FLAGS)

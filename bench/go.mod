@@ -3,6 +3,7 @@ module github.com/threadedselect/reactor/bench
 go 1.24.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/threadedselect/reactor v0.0.0
 	golang.org/x/sys v0.36.0

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix || js
 
 package core
 
@@ -6,15 +6,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/threadedselect/reactor/internal/testutil"
-	"golang.org/x/sys/unix"
+	"go.uber.org/goleak"
 )
 
 // The behavioural suite runs every test against every backend of the
@@ -189,10 +187,17 @@ func forEachBackend(t *testing.T, f func(t *testing.T, h *harness)) {
 
 // checkLeaks fails the test if it leaves goroutines or descriptors behind.
 func checkLeaks(t *testing.T) {
-	if _, ok := testutil.OpenFds(); !ok {
-		t.Skip("no /proc/self/fd")
+	if _, ok := testutil.OpenFds(); ok {
+		testutil.CheckLeaks(t)
+		return
 	}
-	testutil.CheckLeaks(t)
+	// No descriptors to count (js/wasm): goroutines only.
+	opts := append(platformLeakOptions(), goleak.IgnoreCurrent())
+	t.Cleanup(func() {
+		if !t.Failed() {
+			goleak.VerifyNone(t, opts...)
+		}
+	})
 }
 
 // logRecorder is a slog.Handler that keeps records for assertions and
@@ -260,29 +265,6 @@ func (l *logRecorder) find(substr string) string {
 	return ""
 }
 
-// socketPair returns two connected, non-blocking unix stream sockets,
-// closed when the test ends.
-func socketPair(t *testing.T) (int, int) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
-		must(t, unix.SetNonblock(fd, true))
-	}
-	t.Cleanup(func() { closeFd(fds[0]); closeFd(fds[1]) })
-	return fds[0], fds[1]
-}
-
-// closeFd closes fd if it is open (tests close some early).
-func closeFd(fd int) {
-	if fd >= 0 {
-		_ = unix.Close(fd)
-	}
-}
-
 // testDesc is a raw descriptor whose behaviour each test sets.
 type testDesc struct {
 	fd      int
@@ -333,16 +315,4 @@ func stopSoon(t *testing.T, r *Reactor) {
 		_, _ = r.CallLater(0, func() { must(t, r.Stop()) })
 	})
 	must(t, err)
-}
-
-func TestMain(m *testing.M) {
-	// Let the Go runtime open its own poller descriptors before the leak
-	// checks take their baselines.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-	if os.Getenv(childEnv) != "" {
-		os.Exit(childMain())
-	}
-	os.Exit(m.Run())
 }

@@ -11,6 +11,8 @@ type budget struct {
 	limit time.Duration // <= 0: one round, no clock reads
 	start time.Time
 	over  bool
+	ran   *uint64 // the reactor's callback count
+	ran0  uint64  // its value when the Drain began
 }
 
 // spent reports whether the budget has run out; false without a budget.
@@ -18,7 +20,10 @@ func (b *budget) spent() bool {
 	if b.limit <= 0 {
 		return false
 	}
-	if !b.over && time.Since(b.start) >= b.limit {
+	// At least one callback runs in every Drain that has work: a budget
+	// used up before the first (a GC pause, a descheduled thread) must not
+	// starve the queue frame after frame.
+	if !b.over && *b.ran != b.ran0 && time.Since(b.start) >= b.limit {
 		b.over = true
 	}
 	return b.over
@@ -34,7 +39,7 @@ func (r *Reactor) budgetSpent() bool {
 // rounds runs rounds until nothing is left or the budget is spent; with no
 // budget, exactly one. It returns how many callbacks ran. Main thread.
 func (r *Reactor) rounds(limit time.Duration) int {
-	r.bud = budget{limit: limit}
+	r.bud = budget{limit: limit, ran: &r.ran, ran0: r.ran}
 	if limit > 0 {
 		r.bud.start = time.Now()
 	}

@@ -4,7 +4,9 @@
 # when they are all present. As root it installs them; otherwise it prints
 # the exact command to run.
 set -eu
-pkgs="gcc pkg-config libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libx11-dev xvfb"
+# chromium: the browser tests of the example game in WebAssembly (headless).
+# nodejs: runs core's tests built for GOOS=js GOARCH=wasm (go_js_wasm_exec).
+pkgs="gcc pkg-config libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev libxrandr-dev libxxf86vm-dev libx11-dev xvfb chromium nodejs"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -44,6 +44,7 @@ type results struct {
 	loads     []string
 	notes     []string
 	perfData  map[string]string
+	secure    map[string][]echoRound
 	heapProfs []string
 }
 
@@ -69,6 +70,7 @@ func runDriver(cfg *config) error {
 	res := &results{
 		echo: map[string][]echoRound{}, strace: map[string]sysCount{}, perfstat: map[string]sysCount{},
 		bulk: map[string][]bulkRound{}, idle: map[string][]idleRound{}, perfData: map[string]string{},
+		secure: map[string][]echoRound{},
 	}
 	dir := cfg.outDir
 	if dir == "" {
@@ -108,6 +110,20 @@ func runDriver(cfg *config) error {
 				sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), us(er.clientCPU), er.mallocN, int64(er.rate*cfg.dur.Seconds()))
 		}
 		res.load(fmt.Sprintf("after echo round %d", r+1))
+	}
+
+	// 1b. TLS and WebSocket echo: alternating rounds.
+	for r := 0; r < cfg.rounds && len(cfg.secureImpls) > 0; r++ {
+		for _, sp := range rotate(cfg.secureImpls, r) {
+			er, err := runSecureRound(cfg, sp)
+			if err != nil {
+				return fmt.Errorf("secure echo %s round %d: %w", sp.name, r+1, err)
+			}
+			res.secure[sp.name] = append(res.secure[sp.name], er)
+			logf("echo  %-18s round %d: %8.0f msg/s  p50 %-9v p99 %-9v server %5.2f µs/msg  client %5.2f µs/msg  mallocs %d",
+				sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), us(er.clientCPU), er.mallocN)
+		}
+		res.load(fmt.Sprintf("after secure echo round %d", r+1))
 	}
 
 	// 2. System calls, and perf record where asked.

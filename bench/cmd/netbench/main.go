@@ -1,5 +1,6 @@
 // Command netbench measures the reactor's TCP servers side by side with the
-// standard library and gnet v2, each server in its own process.
+// standard library and gnet v2, and its TLS and WebSocket servers beside
+// crypto/tls and coder/websocket ones, each server in its own process.
 //
 //	go run ./cmd/netbench                 # everything, prints one table
 //	go run ./cmd/netbench -quick          # a few seconds, for smoke tests
@@ -49,6 +50,7 @@ var rowOrder = []string{"reactor-epoll", "reactor-poll", "reactor-portable", "re
 
 type config struct {
 	echoImpls, bulkImpls, idleImpls, perfImpls []spec
+	secureImpls                                []spec
 
 	conns, size int
 	dur, warmup time.Duration
@@ -83,6 +85,7 @@ func main() {
 	bulkImpls := flag.String("bulk", "reactor-epoll,reactor-poll,reactor-portable,reactor-epoll/game,reactor-portable/game,std,gnet1", "servers for the bulk stream ('' to skip)")
 	idleImpls := flag.String("idle", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1", "servers for the idle-connection memory ('' to skip)")
 	perfImpls := flag.String("perf", "", "servers to profile with perf record -g during an echo phase (files in -out)")
+	secureImpls := flag.String("secure", "reactor-tls,reactor-tls/portable,std-tls,reactor-ws,reactor-ws/portable,coder-ws", "servers for the TLS and WebSocket echo ('' to skip)")
 	flag.IntVar(&cfg.conns, "conns", 50, "echo: connections")
 	flag.IntVar(&cfg.size, "size", 64, "echo: message size in bytes")
 	flag.DurationVar(&cfg.dur, "dur", 3*time.Second, "echo: measured time per round")
@@ -127,7 +130,7 @@ func main() {
 	for _, x := range []struct {
 		dst *[]spec
 		s   string
-	}{{&cfg.echoImpls, *echoImpls}, {&cfg.bulkImpls, *bulkImpls}, {&cfg.idleImpls, *idleImpls}, {&cfg.perfImpls, *perfImpls}} {
+	}{{&cfg.echoImpls, *echoImpls}, {&cfg.bulkImpls, *bulkImpls}, {&cfg.idleImpls, *idleImpls}, {&cfg.perfImpls, *perfImpls}, {&cfg.secureImpls, *secureImpls}} {
 		if *x.dst, err = parseSpecs(x.s); err != nil {
 			fmt.Fprintln(os.Stderr, "netbench:", err)
 			os.Exit(2)
@@ -175,6 +178,9 @@ func parseSpecs(s string) ([]spec, error) {
 			continue
 		}
 		sp, ok := allSpecs[n]
+		if !ok {
+			sp, ok = secureSpecs[n]
+		}
 		if !ok {
 			return nil, fmt.Errorf("unknown server %q (have %s)", n, strings.Join(rowOrder, ", "))
 		}

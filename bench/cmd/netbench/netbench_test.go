@@ -142,3 +142,39 @@ func TestParseStrace(t *testing.T) {
 		t.Fatalf("per message %v", got)
 	}
 }
+
+// TestSecureServers runs every TLS and WebSocket echo server briefly: a
+// few messages echoed on each connection, the control protocol, and the
+// server's connections counted.
+func TestSecureServers(t *testing.T) {
+	t.Setenv("NETBENCH_AS_MAIN", "1")
+	for _, name := range secureOrder {
+		sp := secureSpecs[name]
+		t.Run(strings.ReplaceAll(name, "/", "-"), func(t *testing.T) {
+			srv, err := startServer(sp, "echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.stop()
+			cl, err := newSecureClient(sp.impl, srv.addr, 4, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.close()
+			ph, err := cl.phase(100*time.Millisecond, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ph.msgs < 4 || len(ph.rtts) != ph.msgs {
+				t.Fatalf("echoed %d messages, %d round trips", ph.msgs, len(ph.rtts))
+			}
+			st, err := srv.stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st["conns"] != 4 {
+				t.Fatalf("the server counts %d connections, want 4 (%v)", st["conns"], st)
+			}
+		})
+	}
+}

@@ -169,7 +169,9 @@ func report(w io.Writer, cfg *config, res *results, took time.Duration) {
 			fmtF(bulk[n], 0), ratio(bulk[n], ref(bulk)),
 			f0(idle[n]), ratio(idle[n], ref(idle)), f0(idleGC[n]), ratio(idleGC[n], ref(idleGC)))
 	}
-	t.write(w)
+	if len(t.rows) > 3 {
+		t.write(w)
+	}
 
 	// Per-round detail that explains the medians.
 	if len(res.echo) > 0 {
@@ -279,6 +281,7 @@ func report(w io.Writer, cfg *config, res *results, took time.Duration) {
 		}
 		d.write(w)
 	}
+	reportSecure(w, cfg, res)
 	for _, n := range res.notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

@@ -63,6 +63,9 @@ func serverMain(impl, drive, mode, addr string, maxUnread int) error {
 	case "gnet1", "gnetN":
 		return runGnet(impl == "gnetN", sink, addr)
 	}
+	if isSecure(impl) && !sink {
+		return runSecure(impl, addr)
+	}
 	return fmt.Errorf("unknown -impl %q", impl)
 }
 

@@ -70,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&to.record, "record", "", "record what the bots observe to this `file`")
 	fs.StringVar(&to.replay, "replay", "", "replay the bots recorded in this `file` (no server needed)")
 	seed := fs.Uint64("seed", 0, "seed of the bots' wandering (0: random)")
+	useTLS := fs.Bool("tls", false, "connect over TLS (a server started with -tls-cert)")
+	tlsCA := fs.String("tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -85,6 +87,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "bots: -sim %q: %v\n", *simSpec, err)
 		return 2
+	}
+	var dial netclient.Dialer
+	if *useTLS || *tlsCA != "" {
+		cfg, err := netclient.TLSClientConfig(*tlsCA)
+		if err != nil {
+			fmt.Fprintln(stderr, "bots: -tls-ca:", err)
+			return 2
+		}
+		dial = netclient.TLS(*addr, cfg)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg := swarm.Config{Addr: *addr, N: *n, Prefix: *prefix, UDP: *udp, Seed: *seed}
@@ -123,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		gameNet = tp.rec
 	}
-	cfg.Client = func(cc *netclient.Config) { cc.Net = gameNet }
+	cfg.Client = func(cc *netclient.Config) { cc.Net, cc.Dial = gameNet, dial }
 
 	var sw *swarm.Swarm
 	var meter swarm.Meter

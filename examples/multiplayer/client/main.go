@@ -68,12 +68,15 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(commandLine(), os.Stderr))
 }
 
 // options are the command's flags.
 type options struct {
 	addr, name string
+	ws         string // WebSocket URL; "": TCP to addr
+	tls        bool   // TLS to addr
+	tlsCA      string // more certificates to trust (PEM file)
 	udp        bool
 	netGraph   bool
 	exitAfter  time.Duration
@@ -88,6 +91,9 @@ func parseFlags(args []string, stderr io.Writer) (o options, err error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:7777", "the server's `address`")
 	fs.StringVar(&o.name, "name", "player", "your player's `name` (1 to 16 bytes)")
+	fs.StringVar(&o.ws, "ws", "", "connect over WebSocket to this `URL` (ws:// or wss://) instead of TCP to -addr, which then only names the server; the browser build sets it from the page's address")
+	fs.BoolVar(&o.tls, "tls", false, "connect to -addr over TLS (a server started with -tls-cert)")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
 	fs.BoolVar(&o.udp, "udp", true, "receive snapshots over UDP (TCP otherwise)")
 	fs.BoolVar(&o.netGraph, "netgraph", false, "start with the net graph shown (F3 toggles it)")
 	fs.DurationVar(&o.exitAfter, "exit-after", 0, "quit after this long, as if the window were closed (0: never)")
@@ -137,11 +143,17 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	dial, err := dialer(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "client:", err)
+		return 2
+	}
 	g, err := newGame(opts, log)
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
+	g.dial = dial
 	ebiten.SetWindowTitle(windowTitle(opts.name))
 	ebiten.SetWindowSize(screenW, screenH)
 	runErr := ebitenreactor.RunGame(g, g.r, ebitenreactor.WithNetGraph(g.ng), ebitenreactor.WithLogger(log))
@@ -218,6 +230,8 @@ type Game struct {
 	art  *art
 	log  *slog.Logger
 	shot *screenshotter
+	page page // what the browser's page is told (page_js.go); nothing elsewhere
+	dial netclient.Dialer
 
 	frames        uint64
 	disconnecting bool                // the shutdown has begun (window closed, signal, -exit-after)
@@ -237,11 +251,12 @@ type Game struct {
 
 // connect dials the server. It runs once the reactor is running.
 func (g *Game) connect() {
-	g.log.Info("connecting", "addr", g.opts.addr, "name", g.opts.name, "udp", g.opts.udp)
+	g.log.Info("connecting", "addr", g.opts.addr, "ws", g.opts.ws, "name", g.opts.name, "udp", g.opts.udp)
 	sess, err := netclient.Dial(g.r, netclient.Config{
 		Addr:     g.opts.addr,
 		Name:     g.opts.name,
 		UDP:      g.opts.udp,
+		Dial:     g.dial,
 		OnStatus: g.statusChanged,
 		Net:      g.net,
 	})
@@ -338,6 +353,7 @@ func (g *Game) Update() error {
 	_ = g.ng.SetValue("players", float64(g.visible))
 	_ = g.ng.SetValue("pending inputs", float64(g.sess.PendingInputs()))
 	g.shot.check(st, g.visible)
+	g.page.update(g, st)
 	return nil
 }
 

@@ -76,6 +76,16 @@ func demoBinaries(t *testing.T) string {
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
+	// Stand-ins for the browser client that make web builds into bin/web:
+	// the server only needs them to be there to serve them.
+	if err := os.Mkdir(filepath.Join(dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"index.html", "wasm_exec.js", "client.wasm"} {
+		if err := os.WriteFile(filepath.Join(dir, "web", f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dir
 }
 
@@ -190,7 +200,8 @@ func (d *runningDemo) wait(t *testing.T, timeout time.Duration) int {
 }
 
 // The demo as `make run` runs it without a display: under Xvfb for a
-// while, with every child's output prefixed, a screenshot saved, and every
+// while, with every child's output prefixed, the browser client's URL
+// printed, a screenshot saved, and every
 // process ending cleanly: the client says goodbye, the server shuts down
 // and tells the bots.
 func TestDemoHeadless(t *testing.T) {
@@ -202,6 +213,8 @@ func TestDemoHeadless(t *testing.T) {
 	}
 	for _, want := range [][]string{
 		{"[server] listening on 127.0.0.1:"},
+		{"[server] browser client at http://127.0.0.1:"},
+		{"[demo] play in a browser too: http://127.0.0.1:", "/?name=guest"},
 		{"[server] ", "msg=stats", "players=3"},
 		{"[bots] ", "msg=done", `"server shutdown":2`},
 		{"[client] ", "msg=connected"},

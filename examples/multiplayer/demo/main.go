@@ -3,6 +3,12 @@
 //
 //	go run ./examples/multiplayer/demo [-bots 4] [-name you] [-duration 0] [-screenshot file]
 //
+// The server also serves the browser client (the client built for
+// WebAssembly, which `make web` puts in bin/web and `make run` builds) on
+// -web (default: a free port on 127.0.0.1): the demo prints its URL, and
+// a browser opened there joins the same match over WebSocket. Without
+// bin/web the demo says so and runs without it.
+//
 // Every child's output is printed with its name in front ([server],
 // [bots], [client]). Closing the window ends the demo: the client says
 // goodbye to the server and exits, then the demo stops the server with
@@ -50,6 +56,7 @@ type options struct {
 	screenshot string
 	headless   bool
 	bin        string
+	web        string
 	// underXvfb is set by the demo when it runs itself under
 	// with-display.sh; it then stops when its stdin is closed.
 	underXvfb bool
@@ -65,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.screenshot, "screenshot", "", "save a screenshot of the client window to this `file` (out/demo.png without a display)")
 	fs.BoolVar(&o.headless, "headless", false, "run under a private Xvfb even if there is a display")
 	fs.StringVar(&o.bin, "bin", "", "`directory` with the server, bots and client commands (default: the demo's own, else build them)")
+	fs.StringVar(&o.web, "web", "127.0.0.1:0", "`address` of the server's web endpoint, for the browser client (needs web/ beside the server: make web); empty: none")
 	fs.BoolVar(&o.underXvfb, "under-xvfb", false, "(internal) running under with-display.sh")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -127,6 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // demo is what the children's output told the demo.
 type demo struct {
 	listening  chan string // the server's address, once
+	web        chan string // the browser client's URL, once
 	screenshot chan string // the saved screenshot's path, once
 
 	mu        sync.Mutex
@@ -136,12 +145,20 @@ type demo struct {
 // play runs the server, the bots and the client, and stops them once the
 // client has exited or ctx is done. It returns the exit status.
 func play(ctx context.Context, out *output, opts options, bin string) int {
-	d := &demo{listening: make(chan string, 1), screenshot: make(chan string, 1)}
+	d := &demo{listening: make(chan string, 1), web: make(chan string, 1), screenshot: make(chan string, 1)}
 
-	server, err := startProc(out, "server", filepath.Join(bin, exe("server")), []string{"-addr", "127.0.0.1:0"},
+	serverArgs := []string{"-addr", "127.0.0.1:0"}
+	web := opts.web != "" && haveWebClient(bin)
+	if web {
+		serverArgs = append(serverArgs, "-web", opts.web)
+	}
+	server, err := startProc(out, "server", filepath.Join(bin, exe("server")), serverArgs,
 		func(line string) {
 			if addr, ok := strings.CutPrefix(line, "listening on "); ok {
 				offer(d.listening, addr)
+			}
+			if url, ok := strings.CutPrefix(line, "browser client at "); ok {
+				offer(d.web, url)
 			}
 			if field(line, "msg") == "stats" {
 				d.mu.Lock()
@@ -166,6 +183,17 @@ func play(ctx context.Context, out *output, opts options, bin string) int {
 	case <-ctx.Done():
 		server.stop(out, 5*time.Second)
 		return 1
+	}
+
+	webURL := ""
+	if web {
+		select {
+		case webURL = <-d.web:
+			webURL = strings.TrimSuffix(webURL, "?name=you") + "?name=guest"
+		case <-server.done:
+		case <-time.After(5 * time.Second):
+			out.printf("the server did not say where its web endpoint is within 5s")
+		}
 	}
 
 	var bots *proc
@@ -215,6 +243,12 @@ func play(ctx context.Context, out *output, opts options, bin string) int {
 	} else {
 		out.printf("server on %s, %d bots, client %q: close the window (or press Ctrl-C) to stop", addr, opts.bots, opts.name)
 		out.printf("another player can join with: go run ./examples/multiplayer/client -addr %s -name bob", addr)
+	}
+	switch {
+	case webURL != "":
+		out.printf("play in a browser too: %s", webURL)
+	case opts.web != "" && !web:
+		out.printf("no browser client beside the server (run make web, or make run, for %s)", filepath.Join(bin, "web"))
 	}
 
 	// Wait for the client to end: the window closed, -duration passed, or
@@ -284,6 +318,18 @@ func stopAll(out *output, client, bots, server *proc) bool {
 		}
 	}
 	return ok
+}
+
+// haveWebClient reports whether the browser client is beside the server
+// commands in bin (bin/web, which make web fills and the server serves
+// with -web).
+func haveWebClient(bin string) bool {
+	for _, f := range []string{"index.html", "wasm_exec.js", "client.wasm"} {
+		if _, err := os.Stat(filepath.Join(bin, "web", f)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // offer sends v on a channel of capacity one unless it already holds one.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,7 @@ func (b *builtBins) remove() {
 type serverProc struct {
 	cmd    *exec.Cmd
 	addr   string
+	webURL string // with -web: the URL the server printed
 	stderr *logSink
 	read   chan struct{} // closed when stderr reached EOF
 	exited chan struct{}
@@ -102,12 +104,14 @@ func startServerProc(t *testing.T, bytesPerSec int, args ...string) *serverProc 
 		t.Fatal(err)
 	}
 	go p.readStderr(errPipe, bytesPerSec)
-	lines := make(chan string, 1)
+	lines, webLines := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if l := sc.Text(); strings.HasPrefix(l, "listening on ") {
 				lines <- strings.TrimPrefix(l, "listening on ")
+			} else if u, ok := strings.CutPrefix(l, "browser client at "); ok {
+				webLines <- u
 			}
 		}
 	}()
@@ -121,6 +125,13 @@ func startServerProc(t *testing.T, bytesPerSec int, args ...string) *serverProc 
 	case p.addr = <-lines:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the server did not say where it listens")
+	}
+	if slices.Contains(args, "-web") {
+		select {
+		case p.webURL = <-webLines:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the server did not say where its web endpoint is")
+		}
 	}
 	return p
 }

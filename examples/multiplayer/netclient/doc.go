@@ -39,6 +39,14 @@
 //     connection is dropped as lost;
 //   - keeps the players' names from PlayerInfo and PlayerLeft.
 //
+// # Other transports
+//
+// Config.Dial replaces the TCP connection with another byte stream:
+// WebSocket (Dial: netclient.WebSocket("wss://host/ws", nil)), as the
+// client in the browser connects, where it is the only way (and there is
+// no UDP: snapshots come over the WebSocket), or TLS (netclient.TLS(addr,
+// config)), or a program's own Dialer. Everything else is the same.
+//
 // # What the game reads each frame
 //
 //	st := sess.State()            // status, cause, RTT, counters (a small struct, no allocation)

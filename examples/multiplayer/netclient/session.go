@@ -136,6 +136,10 @@ type Config struct {
 	// UDP asks for snapshots over UDP (port number same as TCP); without
 	// it, or when binding fails, they come over TCP.
 	UDP bool
+	// Dial, if set, makes the connection instead of TCP to Addr (which
+	// then only names the server in messages): WebSocket, TLS, or a
+	// program's own. See Dialer.
+	Dial Dialer
 
 	ConnectTimeout   time.Duration // default 5s
 	HandshakeTimeout time.Duration // Welcome must come this soon after connecting; default 5s
@@ -187,7 +191,8 @@ const maxServerMessage = 2048
 // Session is one client's connection to the game server. Its methods must
 // be called on the reactor's main thread.
 type Session struct {
-	net netio.Net // cfg.Net, or the reactor
+	r   *core.Reactor // for a Config.Dial
+	net netio.Net     // cfg.Net, or the reactor
 	cfg Config
 	st  State
 
@@ -234,6 +239,7 @@ func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 		n = netio.Reactor(r)
 	}
 	s := &Session{
+		r:      r,
 		net:    n,
 		cfg:    cfg,
 		names:  make(map[uint16]string),
@@ -243,7 +249,7 @@ func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 		epoch:  n.Now(),
 	}
 	s.tickFn, s.pingFn, s.bindFn = s.clientTick, s.ping, s.sendBind
-	c, err := n.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: s.build, Failed: s.connectFailed}, cfg.ConnectTimeout)
+	c, err := s.connect()
 	if err != nil {
 		return nil, fmt.Errorf("netclient: %w", err)
 	}

@@ -2,6 +2,15 @@
 // multiplayer game:
 //
 //	go run ./examples/multiplayer/server -addr 127.0.0.1:7777 [-tick 30] [-max-players 64]
+//	bin/server -addr 127.0.0.1:7777 -web 127.0.0.1:8080   # after make web
+//
+// With -web it also serves the browser client (the client built for
+// WebAssembly, from -web-root: `make web` puts it in bin/web, beside
+// bin/server) at http://ADDR/?name=you, prints "browser client at URL" to
+// stdout, and takes WebSocket players at /ws on the same port: they play
+// in the same match as TCP clients, their snapshots over the WebSocket.
+// With -tls-cert and -tls-key the game port speaks TLS and the web
+// endpoint HTTPS and WSS.
 //
 // It listens on TCP (and UDP, same port number, for snapshots), logs through
 // log/slog to stderr (through a queue, core/asynclog: a slow reader of
@@ -65,6 +74,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.DisableUDP, "no-udp", false, "send every snapshot over TCP")
 	fs.DurationVar(&cfg.StatsInterval, "stats", gameserver.DefaultStatsInterval, "interval of the stats log line; negative: never")
 	debug := fs.Bool("debug", false, "log at debug level")
+	webAddr := fs.String("web", "", "serve the browser client and take WebSocket players (path "+webPath+") on this TCP `address`; empty: no web endpoint")
+	webRoot := fs.String("web-root", "", "`directory` holding the browser client (index.html, wasm_exec.js, client.wasm; `make web` builds it); default: web beside this program")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate `file` (PEM): the game port speaks TLS and the web endpoint HTTPS and WSS; needs -tls-key")
+	tlsKey := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,6 +97,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.AddrLimitExempt, err = parsePrefixes(*exempt); err != nil {
 		fmt.Fprintf(stderr, "server: -addr-limit-exempt: %v\n", err)
 		return 2
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(stderr, "server: -tls-cert and -tls-key go together")
+		return 2
+	}
+	if *tlsCert != "" {
+		if cfg.TLS, err = loadTLS(*tlsCert, *tlsKey); err != nil {
+			fmt.Fprintf(stderr, "server: -tls-cert, -tls-key: %v\n", err)
+			return 2
+		}
+	}
+	if *webAddr != "" {
+		if *webRoot == "" {
+			*webRoot = defaultWebRoot()
+		}
+		if err := checkWebRoot(*webRoot); err != nil {
+			fmt.Fprintf(stderr, "server: -web: %v\n", err)
+			return 2
+		}
 	}
 	level := slog.LevelInfo
 	if *debug {
@@ -111,6 +143,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", srv.Addr())
+	if *webAddr != "" {
+		web, err := startWeb(*webAddr, *webRoot, cfg.TLS, srv.WebSocketHandler(nil), log)
+		if err != nil {
+			log.Error("start", "err", err)
+			return 1
+		}
+		// After the reactor: the game server's shutdown has closed the
+		// WebSocket players by then.
+		defer func() { _ = web.Close() }()
+		log.Info("web", "addr", web.ln.Addr().String(), "root", *webRoot, "url", web.URL("you"))
+		fmt.Fprintf(stdout, "browser client at %s\n", web.URL("you"))
+	}
 
 	// Shutdown waits for the clients to close (the server aborts stragglers
 	// after its linger time); this bounds the whole sequence anyway.

@@ -25,6 +25,9 @@ func TestBadArguments(t *testing.T) {
 		{[]string{"-addr", "127.0.0.1:0", "-max-players-per-addr", "0"}, 2, "limits"},
 		{[]string{"-addr", "127.0.0.1:0", "-addr-limit-exempt", "10.0.0.0/99"}, 2, "-addr-limit-exempt"},
 		{[]string{"-addr", "127.0.0.1:0", "-slow-timeout", "0s"}, 2, "timeouts"},
+		{[]string{"-addr", "127.0.0.1:0", "-tls-cert", "cert.pem"}, 2, "-tls-cert and -tls-key go together"},
+		{[]string{"-addr", "127.0.0.1:0", "-tls-cert", "/nonexistent/cert.pem", "-tls-key", "/nonexistent/key.pem"}, 2, "no such file"},
+		{[]string{"-addr", "127.0.0.1:0", "-web", "127.0.0.1:0", "-web-root", "/nonexistent"}, 2, "lacks [index.html wasm_exec.js client.wasm] (run `make web`"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {

@@ -1,6 +1,7 @@
 package gameserver
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -122,6 +123,12 @@ type Config struct {
 	Linger time.Duration
 	// DisableUDP turns the UDP port off: snapshots all go over TCP.
 	DisableUDP bool
+	// TLS, if set, makes the game port speak TLS (core.ListenTLS): clients
+	// connect with netclient.TLS. The UDP port, if any, stays plain: its
+	// snapshots hold what every player sees anyway, but whoever watches
+	// the path can read a UDPBind's token and take that player's
+	// snapshots away from it (set DisableUDP where that matters).
+	TLS *tls.Config
 	// StatsInterval is how often the stats line is logged; negative: never.
 	StatsInterval time.Duration
 	// PeerLogRate bounds the log lines that remote peers can cause (join,

@@ -32,6 +32,16 @@
 //	Goodbye                      ───────────▶ leaves at once (logged reason=quit), then close
 //	                             ◀─────────── Shutdown, then close, when the server stops
 //
+// # Other transports
+//
+// The byte stream can come another way than plain TCP, with the same
+// messages and limits: over TLS on the game port (Config.TLS, through
+// core.ListenTLS), and over WebSocket (WebSocketHandler, an http.Handler
+// to mount on any HTTP server: each WebSocket is a player's stream, in
+// binary messages, addressed and limited by the HTTP peer's address).
+// Browsers connect that way; they have no UDP, so their snapshots come
+// over the WebSocket, beside players on TCP and UDP in the same match.
+//
 // # UDP binding
 //
 // The server listens for UDP on the same host and port number as TCP. It

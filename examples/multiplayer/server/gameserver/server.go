@@ -146,9 +146,12 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]core.ListenOption{core.WithLinger(s.cfg.Linger), core.WithMaxUnread(maxUnread)}, sendBufferOption(s.cfg.SendBuffer)...)
-	opts = append(opts, s.cfg.ListenOptions...)
-	s.port, err = r.ListenTCP(s.cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
+	opts := s.connOptions()
+	if s.cfg.TLS != nil {
+		s.port, err = r.ListenTLS(s.cfg.Addr, s.cfg.TLS, core.FactoryFunc(s.buildProtocol), opts...)
+	} else {
+		s.port, err = r.ListenTCP(s.cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gameserver: listen: %w", err)
 	}

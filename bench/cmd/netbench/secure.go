@@ -1,0 +1,411 @@
+package main
+
+// Echo over TLS and over WebSocket: the reactor's helpers (core.ListenTLS,
+// core/ws.Handler) against the usual goroutine-per-connection servers of
+// crypto/tls and github.com/coder/websocket, with the same load: 50
+// connections ping-ponging 64-byte messages. Those connections are
+// goroutine-backed in the reactor whatever its backend (crypto/tls and
+// coder/websocket need a net.Conn), so what is measured is what the
+// reactor adds on top of the goroutines the libraries need anyway.
+//
+// The load generator is ordinary Go (a goroutine per connection, crypto/tls
+// or coder/websocket on the client side too), not the raw-socket client of
+// the TCP echo: it costs more CPU per message, the same for both servers.
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
+
+	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/ws"
+)
+
+// The servers of the secure echo, by -impl.
+var secureSpecs = map[string]spec{
+	"reactor-tls":          {"reactor-tls", "reactor-tls", "run"},
+	"reactor-tls/portable": {"reactor-tls/portable", "reactor-tls-portable", "run"},
+	"std-tls":              {"std-tls", "std-tls", "run"},
+	"reactor-ws":           {"reactor-ws", "reactor-ws", "run"},
+	"reactor-ws/portable":  {"reactor-ws/portable", "reactor-ws-portable", "run"},
+	"coder-ws":             {"coder-ws", "coder-ws", "run"},
+}
+
+// secureBaseline is the server each reactor row is compared with.
+var secureBaseline = map[string]string{
+	"reactor-tls": "std-tls", "reactor-tls/portable": "std-tls",
+	"reactor-ws": "coder-ws", "reactor-ws/portable": "coder-ws",
+}
+
+// secureOrder is the order of the secure table's rows.
+var secureOrder = []string{"reactor-tls", "reactor-tls/portable", "std-tls", "reactor-ws", "reactor-ws/portable", "coder-ws"}
+
+// isSecure reports whether impl is a server of the secure echo.
+func isSecure(impl string) bool {
+	for _, sp := range secureSpecs {
+		if sp.impl == impl {
+			return true
+		}
+	}
+	return false
+}
+
+// secureReactor makes the reactor of a secure echo server: the platform's
+// default backend (epoll on Linux), or the portable one for the
+// -portable impls.
+func secureReactor(impl string) (*core.Reactor, error) {
+	var opts []core.Option
+	if strings.HasSuffix(impl, "-portable") {
+		opts = append(opts, core.WithBackend("portable"))
+	}
+	r, err := core.New(opts...)
+	if err == nil {
+		reactorRef.Store(r)
+	}
+	return r, err
+}
+
+// selfSignedTLS is a throwaway certificate for the servers: the client
+// does not verify it (verification happens once per connection, at the
+// handshake, and the measured interval has none).
+func selfSignedTLS() (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "netbench"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
+
+// runSecure runs one of the secure echo servers until stdin ends.
+func runSecure(impl, addr string) error {
+	cfg, err := selfSignedTLS()
+	if err != nil {
+		return err
+	}
+	switch impl {
+	case "reactor-tls", "reactor-tls-portable":
+		r, err := secureReactor(impl)
+		if err != nil {
+			return err
+		}
+		port, err := r.ListenTLS(addr, cfg, core.FactoryFunc(func(net.Addr) (core.Protocol, error) { return &reactorEcho{}, nil }))
+		if err != nil {
+			return err
+		}
+		go control(port.Addr().String())
+		return r.Run()
+	case "std-tls":
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		go control(ln.Addr().String())
+		tln := tls.NewListener(ln, cfg)
+		for {
+			c, err := tln.Accept()
+			if err != nil {
+				return err
+			}
+			conns.Add(1)
+			go stdEcho(c) // the handshake happens on its first Read
+		}
+	case "reactor-ws", "reactor-ws-portable":
+		r, err := secureReactor(impl)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: ws.Handler(r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) { return &reactorEcho{}, nil }), nil)}
+		go func() { _ = srv.Serve(ln) }()
+		go control(ln.Addr().String())
+		return r.Run()
+	case "coder-ws":
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(coderEcho)}
+		go control(ln.Addr().String())
+		return srv.Serve(ln)
+	}
+	return fmt.Errorf("unknown -impl %q", impl)
+}
+
+// coderEcho is coder/websocket's echo, a goroutine per connection (the
+// HTTP server's): the stream in binary messages through websocket.NetConn,
+// echoed with the std server's 4 KiB buffer.
+func coderEcho(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	conns.Add(1)
+	defer conns.Add(-1)
+	nc := websocket.NetConn(context.Background(), c, websocket.MessageBinary)
+	defer nc.Close()
+	buf := make([]byte, stdEchoBuf)
+	for {
+		n, err := nc.Read(buf)
+		if n > 0 {
+			if _, werr := nc.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// secureDial opens one client connection to a server of kind impl.
+func secureDial(ctx context.Context, impl, addr string) (net.Conn, error) {
+	switch impl {
+	case "reactor-tls", "reactor-tls-portable", "std-tls":
+		d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}} // a throwaway certificate; see selfSignedTLS
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		if tc, ok := c.(*tls.Conn).NetConn().(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		return c, nil
+	case "reactor-ws", "reactor-ws-portable", "coder-ws":
+		c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+		if err != nil {
+			return nil, err
+		}
+		return websocket.NetConn(context.Background(), c, websocket.MessageBinary), nil
+	}
+	return nil, fmt.Errorf("unknown secure server %q", impl)
+}
+
+// secureClient holds n connections that ping-pong fixed-size messages, one
+// goroutine each.
+type secureClient struct {
+	conns []net.Conn
+	size  int
+}
+
+func newSecureClient(impl, addr string, n, size int) (*secureClient, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl := &secureClient{size: size}
+	for i := 0; i < n; i++ {
+		c, err := secureDial(ctx, impl, addr)
+		if err != nil {
+			cl.close()
+			return nil, fmt.Errorf("connection %d of %d: %w", i+1, n, err)
+		}
+		cl.conns = append(cl.conns, c)
+	}
+	return cl, nil
+}
+
+func (cl *secureClient) close() {
+	for _, c := range cl.conns {
+		c.Close()
+	}
+	cl.conns = nil
+}
+
+// phase ping-pongs on every connection until d has passed and the messages
+// in flight are back.
+func (cl *secureClient) phase(d time.Duration, keepRTTs bool) (phaseResult, error) {
+	var res phaseResult
+	cpu0 := processCPU()
+	start := time.Now()
+	deadline := start.Add(d)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(cl.conns))
+	for _, c := range cl.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := make([]byte, cl.size)
+			for i := range msg {
+				msg[i] = byte('a' + i%26)
+			}
+			got := make([]byte, cl.size)
+			var rtts []time.Duration
+			n := 0
+			_ = c.SetDeadline(deadline.Add(20 * time.Second))
+			for {
+				sent := time.Now()
+				if _, err := c.Write(msg); err != nil {
+					errs <- fmt.Errorf("write: %w", err)
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					errs <- fmt.Errorf("read: %w", err)
+					return
+				}
+				now := time.Now()
+				if string(got) != string(msg) {
+					errs <- errors.New("echo mismatch")
+					return
+				}
+				n++
+				if keepRTTs {
+					rtts = append(rtts, now.Sub(sent))
+				}
+				if !now.Before(deadline) {
+					break
+				}
+			}
+			mu.Lock()
+			res.msgs += n
+			res.rtts = append(res.rtts, rtts...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.cpu = processCPU() - cpu0
+	select {
+	case err := <-errs:
+		return res, err
+	default:
+	}
+	return res, nil
+}
+
+// processCPU is this process's CPU time (user + system), all threads.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runSecureRound measures one server of the secure echo.
+func runSecureRound(cfg *config, sp spec) (echoRound, error) {
+	var er echoRound
+	srv, err := startServer(sp, "echo")
+	if err != nil {
+		return er, err
+	}
+	defer srv.stop()
+	cl, err := newSecureClient(sp.impl, srv.addr, cfg.conns, cfg.size)
+	if err != nil {
+		return er, err
+	}
+	defer cl.close()
+	if _, err := cl.phase(cfg.warmup, false); err != nil {
+		return er, err
+	}
+	sA, err := srv.stats()
+	if err != nil {
+		return er, err
+	}
+	s0, err := srv.stats()
+	if err != nil {
+		return er, err
+	}
+	c0, err := cpuTicks(srv.pid)
+	if err != nil {
+		return er, err
+	}
+	ph, err := cl.phase(cfg.dur, true)
+	if err != nil {
+		return er, err
+	}
+	c1, err := cpuTicks(srv.pid)
+	if err != nil {
+		return er, err
+	}
+	s1, err := srv.stats()
+	if err != nil {
+		return er, err
+	}
+	if ph.msgs == 0 {
+		return er, fmt.Errorf("no messages echoed")
+	}
+	m := float64(ph.msgs)
+	er.rate = m / ph.elapsed.Seconds()
+	slices.Sort(ph.rtts)
+	er.p50 = ph.rtts[len(ph.rtts)*50/100]
+	er.p99 = ph.rtts[min(len(ph.rtts)-1, len(ph.rtts)*99/100)]
+	er.cpuPerMsg = time.Duration(float64(c1-c0) * float64(tickDur) / m)
+	er.mallocN = max(0, (s1["mallocs"]-s0["mallocs"])-(s0["mallocs"]-sA["mallocs"]))
+	er.mallocs = float64(er.mallocN) / m
+	er.clientCPU = time.Duration(float64(ph.cpu) / m)
+	return er, nil
+}
+
+// reportSecure writes the secure echo's table.
+func reportSecure(w io.Writer, cfg *config, res *results) {
+	if len(res.secure) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d alternating rounds, medians\n",
+		cfg.conns, cfg.size, cfg.dur, cfg.rounds)
+	fmt.Fprintf(w, "  reactor-tls: core.ListenTLS, Run, the default backend (epoll); /portable: the portable backend; std-tls: crypto/tls listener, goroutine per connection, 4 KiB buffer\n")
+	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
+	fmt.Fprintf(w, "  ratio: msgs/s against the baseline in the same run, per round, median (goal >= 0.9x); CPU: the server's utime+stime per message\n")
+	fmt.Fprintf(w, "  client: a goroutine per connection (crypto/tls, coder/websocket), its process CPU per message\n\n")
+	t := &table{}
+	t.add("server", "msgs/s", "vs baseline", "server CPU µs/msg", "p50 µs", "p99 µs", "allocs/msg", "client CPU µs/msg")
+	t.add("-")
+	for _, n := range secureOrder {
+		rs, ok := res.secure[n]
+		if !ok {
+			continue
+		}
+		vs := "-"
+		if base, ok := secureBaseline[n]; ok {
+			if brs, ok := res.secure[base]; ok {
+				vs = pairedRatio(rs, brs, func(r echoRound) float64 { return r.rate }) + " of " + base
+			}
+		}
+		t.add(n,
+			f0(medianOf(rs, func(r echoRound) float64 { return r.rate })),
+			vs,
+			fmtF(us(time.Duration(medianOf(rs, func(r echoRound) float64 { return float64(r.cpuPerMsg) }))), 2),
+			durUS(medianOf(rs, func(r echoRound) float64 { return float64(r.p50) })),
+			durUS(medianOf(rs, func(r echoRound) float64 { return float64(r.p99) })),
+			fmtF(medianOf(rs, func(r echoRound) float64 { return r.mallocs }), 1),
+			fmtF(us(time.Duration(medianOf(rs, func(r echoRound) float64 { return float64(r.clientCPU) }))), 2),
+		)
+	}
+	t.write(w)
+	fmt.Fprintln(w)
+}
