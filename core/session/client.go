@@ -177,6 +177,15 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// ConnectOptions are passed to core's ConnectTCP.
 	ConnectOptions []core.ListenOption
+	// Dial, if set, makes each connection instead of TCP to Addr (which
+	// then only names the server in messages and logs): TLS, WebSocket
+	// (package core/ws), or a program's own. It starts connecting and
+	// returns at once; later, on the main thread, f.BuildProtocol gets the
+	// connection, or f.ConnectionFailed why there is none. cancel gives
+	// the attempt up (f.ConnectionFailed follows); it is called at most
+	// once. ConnectOptions and Net's ConnectTCP are then unused (Net still
+	// keeps the time and opens the UDP port).
+	Dial func(r *core.Reactor, f core.ClientFactory, timeout time.Duration) (cancel func(), err error)
 	// Net, if set, is what the client connects, opens its UDP port and
 	// keeps time through instead of the reactor itself: a simulated
 	// network (netsim.Conditions), a recorder or player of the traffic
@@ -187,7 +196,7 @@ type ClientConfig struct {
 }
 
 func (c ClientConfig) withDefaults() (ClientConfig, error) {
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil && c.Dial == nil {
 		return c, fmt.Errorf("%w: session: address %q: %v", core.ErrInvalidArgument, c.Addr, err)
 	}
 	if len(c.App) > maxAppLen {
@@ -295,7 +304,7 @@ func Dial(r *core.Reactor, cfg ClientConfig) (*Client, error) {
 	if id, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, c.Goodbye); err == nil {
 		c.trigger, c.hasTrig = id, true
 	}
-	c.connector, err = n.ConnectTCP(cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, cfg.ConnectTimeout, cfg.ConnectOptions...)
+	c.connector, err = c.connect()
 	if err != nil {
 		c.removeTrigger()
 		return nil, fmt.Errorf("session: %w", err)
@@ -418,6 +427,31 @@ func closeOnce(ch chan struct{}) {
 	}
 }
 
+// connect starts one connection: ClientConfig.Dial's, or TCP to Addr
+// through the client's Net.
+func (c *Client) connect() (netio.Dialing, error) {
+	f := core.ClientFuncs{Build: c.build, Failed: c.failed}
+	if c.cfg.Dial == nil {
+		return c.net.ConnectTCP(c.cfg.Addr, f, c.cfg.ConnectTimeout, c.cfg.ConnectOptions...)
+	}
+	cancel, err := c.cfg.Dial(c.r, f, c.cfg.ConnectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return &dialCancel{cancel: cancel}, nil
+}
+
+// dialCancel is the netio.Dialing of a ClientConfig.Dial: its cancel
+// function, called at most once.
+type dialCancel struct{ cancel func() }
+
+func (d *dialCancel) Cancel() {
+	if f := d.cancel; f != nil {
+		d.cancel = nil
+		f()
+	}
+}
+
 // attempt starts one connection attempt.
 func (c *Client) attempt() {
 	c.retry = nil
@@ -426,7 +460,7 @@ func (c *Client) attempt() {
 		return
 	}
 	var err error
-	c.connector, err = c.net.ConnectTCP(c.cfg.Addr, core.ClientFuncs{Build: c.build, Failed: c.failed}, c.cfg.ConnectTimeout, c.cfg.ConnectOptions...)
+	c.connector, err = c.connect()
 	if err != nil {
 		c.connector = nil
 		c.lost(CauseUnreachable, fmt.Errorf("session: connecting to %s: %w", c.cfg.Addr, err), true)

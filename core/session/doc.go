@@ -88,6 +88,14 @@
 // a before-shutdown trigger that calls it. Log lines that clients can
 // cause are rate limited (ServerConfig.LogRate).
 //
+// # Other transports and networks
+//
+// A server listens with TLS with ServerConfig.TLS, and takes connections
+// from any other transport (WebSocket, package core/ws) through
+// Server.Factory. A client connects through ClientConfig.Dial instead of
+// TCP (TLS, WebSocket, ...), and through ClientConfig.Net (a simulated
+// network, package netsim; record and replay) for TCP, UDP and time.
+//
 // # UDP
 //
 // With ClientConfig.UDP and ServerConfig.UDP, the welcome carries the

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,6 +86,10 @@ type ServerConfig struct {
 	// Logger receives the server's log lines; default the reactor's
 	// (core.WithLogger).
 	Logger *slog.Logger
+	// TLS, if set, makes the server listen with TLS (core's ListenTLS)
+	// instead of plain TCP; clients then connect with ClientConfig.Dial.
+	// UDP stays plain.
+	TLS *tls.Config
 	// ListenOptions are passed to core's ListenTCP, after the server's own
 	// (core.WithLinger(Linger)).
 	ListenOptions []core.ListenOption
@@ -226,7 +231,11 @@ func Listen(r *core.Reactor, cfg ServerConfig) (*Server, error) {
 		logs:    tokenBucket{rate: cfg.LogRate, burst: 5 * cfg.LogRate},
 	}
 	opts := append([]core.ListenOption{core.WithLinger(cfg.Linger)}, cfg.ListenOptions...)
-	s.port, err = r.ListenTCP(cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
+	if cfg.TLS != nil {
+		s.port, err = r.ListenTLS(cfg.Addr, cfg.TLS, core.FactoryFunc(s.buildProtocol), opts...)
+	} else {
+		s.port, err = r.ListenTCP(cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session: listen: %w", err)
 	}
@@ -474,6 +483,28 @@ func (s *Server) onTick() {
 }
 
 // buildProtocol is the TCP factory.
+// Factory returns the factory of the server's connections, for a
+// transport the server does not listen on itself: mount it on a WebSocket
+// handler (package core/ws), say. Those connections are sessions like the
+// TCP ones: counted, limited (by their remote address: an HTTP peer's),
+// timed out and logged alike; a client on one binds UDP only if its IP
+// address is one the server's UDP port hears from. Main thread, or any
+// thread for handing it to a transport that calls it on the main thread.
+func (s *Server) Factory() core.Factory { return core.FactoryFunc(s.buildProtocol) }
+
+// remoteAddrPort returns the IP address and port of a connection's remote
+// address: a *net.TCPAddr, or any other whose String is "host:port".
+func remoteAddrPort(a net.Addr) (netip.AddrPort, bool) {
+	switch a := a.(type) {
+	case nil:
+		return netip.AddrPort{}, false
+	case *net.TCPAddr:
+		return a.AddrPort(), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap, err == nil
+}
+
 func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
 	if s.closing {
 		return nil, ErrServerShutdown
@@ -484,8 +515,7 @@ func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
 		return nil, fmt.Errorf("session: %d connections open", len(s.conns))
 	}
 	sc := &serverConn{s: s}
-	if ta, ok := remote.(*net.TCPAddr); ok {
-		ap := ta.AddrPort()
+	if ap, ok := remoteAddrPort(remote); ok {
 		sc.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	if lim := s.cfg.MaxConnsPerAddr; lim > 0 && s.limited(sc.addr.Addr()) {
