@@ -434,21 +434,44 @@ func (c *Client) connect() (netio.Dialing, error) {
 	if c.cfg.Dial == nil {
 		return c.net.ConnectTCP(c.cfg.Addr, f, c.cfg.ConnectTimeout, c.cfg.ConnectOptions...)
 	}
-	cancel, err := c.cfg.Dial(c.r, f, c.cfg.ConnectTimeout)
+	d := &dialCancel{}
+	guarded := core.ClientFuncs{
+		Build: func(remote net.Addr) (core.Protocol, error) {
+			if d.cancelled {
+				return nil, errDialCancelled
+			}
+			return c.build(remote)
+		},
+		Failed: c.failed,
+	}
+	cancel, err := c.cfg.Dial(c.r, guarded, c.cfg.ConnectTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &dialCancel{cancel: cancel}, nil
+	d.cancel = cancel
+	return d, nil
 }
 
+// errDialCancelled refuses a connection that a ClientConfig.Dial delivers
+// after its attempt was cancelled; its ConnectionFailed follows.
+var errDialCancelled = fmt.Errorf("%w: session: connection attempt cancelled", core.ErrAborted)
+
 // dialCancel is the netio.Dialing of a ClientConfig.Dial: its cancel
-// function, called at most once.
-type dialCancel struct{ cancel func() }
+// function, called at most once. Once cancelled, a connection that arrives
+// anyway is refused, so that Goodbye and Close work at any moment of the
+// attempt.
+type dialCancel struct {
+	cancel    func()
+	cancelled bool
+}
 
 func (d *dialCancel) Cancel() {
-	if f := d.cancel; f != nil {
-		d.cancel = nil
-		f()
+	if d.cancelled {
+		return
+	}
+	d.cancelled = true
+	if d.cancel != nil {
+		d.cancel()
 	}
 }
 

@@ -86,3 +86,35 @@ func TestOtherTransports(t *testing.T) {
 		})
 	})
 }
+
+// TestLateDialedConnection: a ClientConfig.Dial whose connection arrives
+// after Goodbye cancelled the attempt: the connection is refused, the
+// client ends Disconnected with CauseQuit, and nothing is written to it.
+func TestLateDialedConnection(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		cl := startLoop(t, backend, nil)
+		var f core.ClientFactory
+		cancelled := 0
+		c := cl.dial(ClientConfig{Addr: "late", App: "test/1", Dial: func(r *core.Reactor, cf core.ClientFactory, timeout time.Duration) (func(), error) {
+			f = cf
+			return func() { cancelled++ }, nil
+		}})
+		var bye <-chan struct{}
+		cl.do(func() { bye = c.Goodbye() })
+		ours, theirs := net.Pipe()
+		defer theirs.Close()
+		if err := cl.r.AdoptDialed(ours, nil, f); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, bye, "the end of the client")
+		cl.do(func() {
+			if st := c.State(); st.Status != Disconnected || st.Cause != CauseQuit || cancelled != 1 {
+				t.Errorf("state %+v, cancelled %d times", st, cancelled)
+			}
+		})
+		buf := make([]byte, 1)
+		if n, err := theirs.Read(buf); n != 0 || err == nil {
+			t.Errorf("read %d bytes, %v from a refused connection", n, err)
+		}
+	})
+}
