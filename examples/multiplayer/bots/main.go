@@ -24,9 +24,20 @@
 // A faithful replay prints the recording's hash; one that diverges says
 // where in tape_err and exits 1.
 //
+// The bots reconnect by themselves (package core/session underneath): a
+// bot whose connection is lost, or whose server shuts down or restarts on
+// the same address, connects again with backoff, and prints to stdout
+//
+//	msg=reconnected bot=bot01 connects=2 resumed=false
+//
+// when it is back in (resumed=true: the server still held its player).
+// -reconnect=false turns that off, and -max-attempts gives a bot up after
+// that many failed attempts in a row.
+//
 // On SIGINT or SIGTERM, or after -duration, every bot says goodbye and the
-// command exits 0. When every bot is gone on its own (the server shut down,
-// or could not be reached) it prints why and exits, 0 for a server shutdown
+// command exits 0. When every bot is gone on its own (with -reconnect=false
+// or -max-attempts: the server shut down, or could not be reached; or a bot
+// was refused or kicked) it prints why and exits, 0 for a server shutdown
 // and 1 otherwise. The bots live in package swarm, beside this file.
 package main
 
@@ -72,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "seed of the bots' wandering (0: random)")
 	useTLS := fs.Bool("tls", false, "connect over TLS (a server started with -tls-cert)")
 	tlsCA := fs.String("tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
+	reconnect := fs.Bool("reconnect", true, "reconnect a bot whose connection is lost or whose server shuts down or restarts; false: such a bot is gone, and the command exits when every bot is")
+	maxAttempts := fs.Int("max-attempts", 0, "with -reconnect, give a bot up after this many failed attempts in a row (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -134,7 +147,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		gameNet = tp.rec
 	}
-	cfg.Client = func(cc *netclient.Config) { cc.Net, cc.Dial = gameNet, dial }
+	cfg.Client = func(cc *netclient.Config) {
+		cc.Net, cc.Dial = gameNet, dial
+		cc.NoReconnect, cc.MaxAttempts = !*reconnect, *maxAttempts
+	}
 
 	var sw *swarm.Swarm
 	var meter swarm.Meter
@@ -152,6 +168,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	onStatus := func(b *swarm.Bot) {
 		st := b.Session.State()
 		switch st.Status {
+		case netclient.StatusConnected:
+			if st.Connects > 1 { // the contract of the command: one line per reconnection
+				fmt.Fprintf(stdout, "msg=reconnected bot=%s connects=%d resumed=%t\n", b.Name, st.Connects, st.Resumed)
+			}
+		case netclient.StatusReconnecting:
+			log.Info("bot reconnecting", "bot", b.Name, "cause", st.Cause.String(), "reason", st.Reason, "err", errString(st.Err))
 		case netclient.StatusFailed, netclient.StatusDisconnected:
 			if st.Cause != netclient.CauseQuit {
 				log.Info("bot gone", "bot", b.Name, "status", st.Status.String(), "cause", st.Cause.String(), "reason", st.Reason, "err", errString(st.Err))

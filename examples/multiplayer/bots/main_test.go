@@ -35,7 +35,7 @@ func TestNoServer(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-addr", addr, "-n", "2"}, &stdout, &stderr); code != 1 {
+	if code := run([]string{"-addr", addr, "-n", "2", "-reconnect=false"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	if !strings.Contains(stdout.String(), `"unreachable":2`) || !strings.Contains(stderr.String(), "connection refused") {
@@ -76,7 +76,7 @@ func TestTLS(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	if code := run([]string{"-addr", addr, "-n", "1", "-duration", "1s"}, &stdout, &stderr); code != 1 {
+	if code := run([]string{"-addr", addr, "-n", "1", "-duration", "1s", "-reconnect=false"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("without TLS: exit %d, want 1\nstdout %s\nstderr %s", code, stdout.String(), stderr.String())
 	}
 }

@@ -120,7 +120,7 @@ func TestConnectionFailedScreen(t *testing.T) {
 	if dir := os.Getenv("CLIENT_TEST_SHOTS"); dir != "" {
 		shot = filepath.Join(dir, "failed.png")
 	}
-	c := startClient(t, "", "-addr", addr, "-name", "nobody", "-screenshot", shot, "-screenshot-exit")
+	c := startClient(t, "", "-addr", addr, "-name", "nobody", "-reconnect=false", "-screenshot", shot, "-screenshot-exit")
 	if code := c.wait(t, 30*time.Second); code != 1 {
 		t.Errorf("client exited %d, want 1 for a failed connection", code)
 	}

@@ -27,6 +27,11 @@ func screenText(addr string, st netclient.State, disconnecting bool) (title, hin
 			return "Disconnecting…", "Saying goodbye to the server."
 		}
 		return "", ""
+	case netclient.StatusReconnecting:
+		if disconnecting {
+			return "Disconnecting…", ""
+		}
+		return "Reconnecting to " + addr + "…", reconnectHint(st)
 	case netclient.StatusFailed:
 		switch st.Cause {
 		case netclient.CauseUnreachable:
@@ -55,6 +60,22 @@ func screenText(addr string, st netclient.State, disconnecting bool) (title, hin
 		return "Disconnected", closeHint
 	}
 	return st.Status.String(), ""
+}
+
+// reconnectHint says why the session is reconnecting, for the status
+// screen while it waits.
+func reconnectHint(st netclient.State) string {
+	switch st.Cause {
+	case netclient.CauseServerShutdown:
+		return "The server shut down; waiting for it to come back."
+	case netclient.CauseRejected:
+		return "The server turned you away (" + st.Reason + "); trying again."
+	case netclient.CauseUnreachable:
+		return "The server cannot be reached (" + errReason(st.Err) + "); trying again."
+	case netclient.CauseLost:
+		return "The connection was lost (" + errReason(st.Err) + "); trying again."
+	}
+	return "Trying again."
 }
 
 // errReason says in a few words what a session error was, for the status

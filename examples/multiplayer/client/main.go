@@ -78,6 +78,7 @@ type options struct {
 	tls        bool   // TLS to addr
 	tlsCA      string // more certificates to trust (PEM file)
 	udp        bool
+	reconnect  bool
 	netGraph   bool
 	exitAfter  time.Duration
 	shot       shotOptions
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, err error) {
 	fs.BoolVar(&o.tls, "tls", false, "connect to -addr over TLS (a server started with -tls-cert)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
 	fs.BoolVar(&o.udp, "udp", true, "receive snapshots over UDP (TCP otherwise)")
+	fs.BoolVar(&o.reconnect, "reconnect", true, "reconnect by itself when the connection is lost or the server restarts; false: show why and stop")
 	fs.BoolVar(&o.netGraph, "netgraph", false, "start with the net graph shown (F3 toggles it)")
 	fs.DurationVar(&o.exitAfter, "exit-after", 0, "quit after this long, as if the window were closed (0: never)")
 	fs.StringVar(&o.shot.path, "screenshot", "", "save a PNG of the screen to this `file`")
@@ -253,12 +255,13 @@ type Game struct {
 func (g *Game) connect() {
 	g.log.Info("connecting", "addr", g.opts.addr, "ws", g.opts.ws, "name", g.opts.name, "udp", g.opts.udp)
 	sess, err := netclient.Dial(g.r, netclient.Config{
-		Addr:     g.opts.addr,
-		Name:     g.opts.name,
-		UDP:      g.opts.udp,
-		Dial:     g.dial,
-		OnStatus: g.statusChanged,
-		Net:      g.net,
+		Addr:        g.opts.addr,
+		Name:        g.opts.name,
+		UDP:         g.opts.udp,
+		NoReconnect: !g.opts.reconnect,
+		Dial:        g.dial,
+		OnStatus:    g.statusChanged,
+		Net:         g.net,
 	})
 	if err != nil {
 		// Only a Config that cannot work gets here; the flags were checked.
@@ -295,7 +298,13 @@ func (g *Game) statusChanged(s *netclient.Session) {
 	st := s.State()
 	switch st.Status {
 	case netclient.StatusConnected:
+		if st.Connects > 1 {
+			g.log.Info("reconnected", "player", st.PlayerID, "connects", st.Connects, "resumed", st.Resumed)
+			break
+		}
 		g.log.Info("connected", "player", st.PlayerID, "tick_rate", st.TickRate)
+	case netclient.StatusReconnecting:
+		g.log.Info("reconnecting", "cause", st.Cause.String(), "reason", st.Reason, "err", errString(st.Err))
 	case netclient.StatusFailed, netclient.StatusDisconnected:
 		title, _ := screenText(g.opts.addr, st, false)
 		g.log.Info("session ended", "status", st.Status.String(), "cause", st.Cause.String(),

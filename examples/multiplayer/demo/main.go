@@ -199,7 +199,7 @@ func play(ctx context.Context, out *output, opts options, bin string) int {
 	var bots *proc
 	if opts.bots > 0 {
 		bots, err = startProc(out, "bots", filepath.Join(bin, exe("bots")),
-			[]string{"-addr", addr, "-n", strconv.Itoa(opts.bots), "-stats", "5s"}, nil, nil)
+			[]string{"-addr", addr, "-n", strconv.Itoa(opts.bots), "-stats", "5s", "-reconnect=false"}, nil, nil)
 		if err != nil {
 			out.printf("%v", err)
 			server.stop(out, 10*time.Second)

@@ -71,7 +71,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 		// The budget: a burst of 100 and 20 a second; then a line that
 		// says how many were suppressed.
 		srv.stderr.waitSince(t, mark, 20*time.Second, 1, "msg=suppressed")
-		logged := srv.stderr.countSince(mark, "msg=reject")
+		logged := srv.stderr.countSince(mark, `msg="session: refuse"`)
 		if limit := 100 + int(20*(elapsed.Seconds()+2)); logged > limit {
 			t.Errorf("%d reject lines for %v of flood, budget %d", logged, elapsed, limit)
 		}
@@ -106,7 +106,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 					welcomed++
 					keep(c)
 					go answerPings(c, br) // reads its snapshots, answers the server's pings
-				case isReject(m, "too many players from your address"), isReject(m, "too many connections from your address"):
+				case isReject(m, "too many sessions from"), isReject(m, "too many connections from"):
 					refused++
 					c.Close()
 				default:
@@ -140,7 +140,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 					defer wg.Done()
 					m, err := readMsg(c, bufio.NewReader(c), 1500*time.Millisecond)
 					switch {
-					case err == nil && isReject(m, "too many connections from your address"):
+					case err == nil && isReject(m, "too many connections from"):
 						rejected.Add(1)
 					case errors.Is(err, io.EOF) || isReset(err):
 						closed.Add(1)
@@ -183,7 +183,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 			{helloPayload(game.ProtocolVersion, "\u3164"), "bad name"},
 			{helloPayload(game.ProtocolVersion, "\u0301"), "bad name"},
 			{helloPayload(game.ProtocolVersion, ""), "bad name"},
-			{[]byte{byte(game.MsgHello), 0x80, 0x80, 0x04, 1, 'x'}, "protocol version 65536"},
+			{[]byte{byte(game.MsgHello), 0x80, 0x80, 0x04, 1, 'x'}, "arena/65536"},
 		}
 		rep := h.duringAttack(t, window, func(<-chan struct{}) {
 			for _, tc := range cases {
@@ -231,7 +231,7 @@ func TestAttacksOnTheServerCommand(t *testing.T) {
 			}
 		})
 		t.Logf("flooder: %q; bots: %v", kicked, rep)
-		if !strings.Contains(kicked, "kicked: flood") {
+		if !strings.Contains(kicked, "flood: input") {
 			t.Fatalf("flooder got %q", kicked)
 		}
 	})
@@ -367,7 +367,7 @@ func TestSlowStderrNeverStallsTheGame(t *testing.T) {
 	})
 	t.Logf("%d Hellos refused, each logged; bots: %v", rejects.Load(), rep)
 	srv.stderr.waitCount(t, 30*time.Second, 1, "asynclog: records dropped", "dropped=")
-	if logged := srv.stderr.count("msg=reject"); int64(logged) >= rejects.Load() {
+	if logged := srv.stderr.count(`msg="session: refuse"`); int64(logged) >= rejects.Load() {
 		t.Fatalf("%d reject lines for %d refusals: nothing dropped, the sink was not slow", logged, rejects.Load())
 	}
 }
@@ -432,7 +432,7 @@ func udpBoundNeverReads(ip, addr, name string, deadline time.Time) error {
 	}
 	defer u.Close()
 	server := netip.MustParseAddrPort(addr)
-	bind := framing.Append(nil, game.AppendUDPBind(nil, game.UDPBind{PlayerID: w.PlayerID, Token: w.Token}))
+	bind := sessionBind(w.PlayerID, w.Token)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for range 3 {

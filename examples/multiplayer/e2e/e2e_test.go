@@ -118,7 +118,7 @@ func dial(t *testing.T, addr string) *net.TCPConn {
 // hello joins over a raw connection and returns the Welcome.
 func hello(t *testing.T, conn net.Conn, name string) game.Welcome {
 	t.Helper()
-	if _, err := conn.Write(framing.Append(nil, game.AppendHello(nil, game.Hello{Version: game.ProtocolVersion, Name: name}))); err != nil {
+	if _, err := conn.Write(framing.Append(nil, toSession(game.AppendHello(nil, game.Hello{Version: game.ProtocolVersion, Name: name})))); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -131,7 +131,7 @@ func hello(t *testing.T, conn net.Conn, name string) game.Welcome {
 	if _, err := io.ReadFull(br, payload); err != nil {
 		t.Fatal(err)
 	}
-	m, err := game.Decode(payload)
+	m, err := fromSession(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,24 +186,24 @@ func TestBadInputUnderLoad(t *testing.T) {
 		_, _ = rand.Read(junk)
 		junk[0] = 0x85 // a first frame that cannot be a Hello
 		_, _ = conn.Write(junk)
-		c.logs.waitSince(t, mark, 5*time.Second, 1, "msg=drop", addrAttr(conn), "reason=error", "bad input")
+		c.logs.waitSince(t, mark, 5*time.Second, 1, `msg="session: drop"`, addrAttr(conn), "bad input")
 		drainUntilClosed(t, conn, 5*time.Second)
 	})
 	attack("oversized length prefix", func(t *testing.T, mark int) {
 		conn := dial(t, addr)
 		_, _ = conn.Write(binary.AppendUvarint(nil, 1<<30))
-		c.logs.waitSince(t, mark, 5*time.Second, 1, "msg=drop", addrAttr(conn), "reason=error", "frame too large")
+		c.logs.waitSince(t, mark, 5*time.Second, 1, `msg="session: drop"`, addrAttr(conn), "frame too large")
 		drainUntilClosed(t, conn, 5*time.Second)
 	})
 	attack("frame that never completes", func(t *testing.T, mark int) {
 		conn := dial(t, addr)
 		_, _ = conn.Write([]byte{20, byte(game.MsgHello), 1, 5, 'a'})
-		c.logs.waitSince(t, mark, 5*time.Second, 1, "msg=drop", addrAttr(conn), "reason=timeout", "no hello")
+		c.logs.waitSince(t, mark, 5*time.Second, 1, `msg="session: drop"`, addrAttr(conn), "no handshake")
 		drainUntilClosed(t, conn, 5*time.Second)
 	})
 	attack("handshake that never comes", func(t *testing.T, mark int) {
 		conn := dial(t, addr)
-		c.logs.waitSince(t, mark, 5*time.Second, 1, "msg=drop", addrAttr(conn), "reason=timeout", "no hello")
+		c.logs.waitSince(t, mark, 5*time.Second, 1, `msg="session: drop"`, addrAttr(conn), "no handshake")
 		drainUntilClosed(t, conn, 5*time.Second)
 	})
 	attack("input flood", func(t *testing.T, mark int) {
@@ -234,7 +234,7 @@ func TestBadInputUnderLoad(t *testing.T) {
 		for id := uint16(1); id <= 25; id++ {
 			var tok [16]byte
 			_, _ = rand.Read(tok[:])
-			b := framing.Append(nil, game.AppendUDPBind(nil, game.UDPBind{PlayerID: id, Token: tok}))
+			b := sessionBind(id, tok)
 			_, _ = sock.WriteToUDPAddrPort(b, server)
 			_, _ = sock.WriteToUDPAddrPort([]byte{0xff, 1, 2}, server)
 		}
@@ -249,9 +249,9 @@ func TestBadInputUnderLoad(t *testing.T) {
 		for range n {
 			conns = append(conns, dial(t, addr))
 		}
-		c.logs.waitSince(t, mark, 20*time.Second, n, "msg=drop")
+		c.logs.waitSince(t, mark, 20*time.Second, n, `msg="session: drop"`)
 		for _, conn := range conns {
-			if c.logs.countSince(mark, "msg=drop", addrAttr(conn)) != 1 {
+			if c.logs.countSince(mark, `msg="session: drop"`, addrAttr(conn)) != 1 {
 				t.Fatalf("no drop line for %v", conn.LocalAddr())
 			}
 		}

@@ -168,7 +168,7 @@ func TestIssue11Figures(t *testing.T) {
 		rate, connected := watch(running)
 		srv.stderr.waitSince(t, mark, 20*time.Second, 1, "msg=suppressed")
 		t.Logf("%d Hellos refused in 5s, %d reject lines logged; bots: lowest %.1f snapshots/s, %d of 5 connected at worst",
-			rejects.Load(), srv.stderr.countSince(mark, "msg=reject"), rate, connected)
+			rejects.Load(), srv.stderr.countSince(mark, `msg="session: refuse"`), rate, connected)
 		if rate < minSnapshotRate || connected != 5 {
 			t.Errorf("the bots suffered")
 		}

@@ -122,17 +122,7 @@ func TestCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the commands")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the binaries with")
-	}
-	dir := t.TempDir()
-	build := exec.Command(goBin, "build", "-o", dir,
-		"github.com/threadedselect/reactor/examples/multiplayer/server",
-		"github.com/threadedselect/reactor/examples/multiplayer/bots")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir := buildCommands(t)
 
 	srv := start(t, filepath.Join(dir, "server"), "-addr", "127.0.0.1:0")
 	addr := strings.TrimPrefix(srv.waitLine(t, 10*time.Second, "listening line", func(l string) bool {
@@ -157,7 +147,7 @@ func TestCommands(t *testing.T) {
 	srv.stderr.waitCount(t, 10*time.Second, 20, "msg=leave", "reason=quit")
 
 	// A second group, still playing when the server stops.
-	more := start(t, filepath.Join(dir, "bots"), "-addr", addr, "-n", "3", "-prefix", "late")
+	more := start(t, filepath.Join(dir, "bots"), "-addr", addr, "-n", "3", "-prefix", "late", "-reconnect=false")
 	more.waitLine(t, 20*time.Second, "a stats line with 3 bots", func(l string) bool {
 		return field(l, "msg") == "stats" && field(l, "connected") == "3"
 	})
@@ -183,4 +173,22 @@ func TestCommands(t *testing.T) {
 	if srv.stderr.count("msg=stats", "tick_p99_ms=", "in_bps=", "out_bps=", "conns=") == 0 {
 		t.Errorf("no stats line:\n%s", srv.stderr)
 	}
+}
+
+// buildCommands builds the server and bots commands into a temporary
+// directory and returns it.
+func buildCommands(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the binaries with")
+	}
+	dir := t.TempDir()
+	build := exec.Command(goBin, "build", "-o", dir,
+		"github.com/threadedselect/reactor/examples/multiplayer/server",
+		"github.com/threadedselect/reactor/examples/multiplayer/bots")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
 }

@@ -352,7 +352,7 @@ func dialFrom(ip, addr string, rcvbuf int) (*net.TCPConn, error) {
 
 // send writes one framed payload.
 func send(c net.Conn, payload []byte) error {
-	_, err := c.Write(framing.Append(nil, payload))
+	_, err := c.Write(framing.Append(nil, toSession(payload)))
 	return err
 }
 
@@ -371,7 +371,7 @@ func readMsg(c net.Conn, br *bufio.Reader, timeout time.Duration) (game.Message,
 	if _, err := io.ReadFull(br, payload); err != nil {
 		return nil, err
 	}
-	return game.Decode(payload)
+	return fromSession(payload)
 }
 
 // helloFrom connects from ip, sends a Hello with payload and returns the

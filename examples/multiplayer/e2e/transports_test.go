@@ -135,7 +135,7 @@ func TestTLSPlayers(t *testing.T) {
 	var doubter *netclient.Session
 	botLoop.do(t, func() {
 		var err error
-		doubter, err = netclient.Dial(botLoop.r, netclient.Config{Addr: addr, Name: "doubter",
+		doubter, err = netclient.Dial(botLoop.r, netclient.Config{Addr: addr, Name: "doubter", NoReconnect: true,
 			Dial: netclient.TLS(addr, &tls.Config{MinVersion: tls.VersionTLS12})})
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package game
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -112,7 +113,9 @@ func clampToGrid(v, lo, hi float64) float64 {
 
 // Errors of World.
 var (
-	ErrWorldFull      = errors.New("game: world is full")
+	ErrWorldFull = errors.New("game: world is full")
+	// ErrBadPlayerID: World.Join with id 0 or an id in use.
+	ErrBadPlayerID    = errors.New("game: player id 0 or in use")
 	ErrUnknownPlayer  = errors.New("game: no such player")
 	ErrWrongPlayer    = errors.New("game: input claims another player's id")
 	ErrStaleInput     = errors.New("game: input sequence number not newer than the last")
@@ -186,6 +189,26 @@ func (w *World) Add() (uint16, error) {
 		id++
 	}
 	w.nextID = id + 1
+	w.insert(id)
+	return id, nil
+}
+
+// Join adds a player with an id chosen elsewhere (a session's id) at its
+// spawn point. It returns ErrWorldFull when the world is full, and an error
+// matching ErrBadPlayerID for id 0 or an id already in the world.
+func (w *World) Join(id uint16) error {
+	if len(w.players) >= w.maxPlayers {
+		return ErrWorldFull
+	}
+	if id == 0 || w.find(id) >= 0 {
+		return fmt.Errorf("%w: %d", ErrBadPlayerID, id)
+	}
+	w.insert(id)
+	return nil
+}
+
+// insert adds player id, which is not in the world, at its spawn point.
+func (w *World) insert(id uint16) {
 	x, y := spawnPoint(id)
 	p := &worldPlayer{
 		state: PlayerState{ID: id, X: x, Y: y, Facing: FacingDown},
@@ -193,7 +216,6 @@ func (w *World) Add() (uint16, error) {
 	}
 	i, _ := slices.BinarySearchFunc(w.players, id, cmpPlayerID)
 	w.players = slices.Insert(w.players, i, p)
-	return id, nil
 }
 
 // spawnPoint places players on an 8x8 grid of cells over the arena, so that

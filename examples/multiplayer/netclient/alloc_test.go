@@ -17,7 +17,7 @@ func TestSnapshotPathAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Session{net: netio.Reactor(r), welcomed: true, st: State{UDP: UDPBound}, names: map[uint16]string{},
+	s := &Session{net: netio.Reactor(r), names: map[uint16]string{},
 		interp: game.NewInterpolator(game.DefaultInterpDelay, game.DefaultMaxExtrapolation)}
 	s.st.PlayerID = 1
 	s.pred = game.NewPredictor(1, game.DefaultTickRate)
@@ -35,7 +35,7 @@ func TestSnapshotPathAllocatesNothing(t *testing.T) {
 		}
 		payload, _ = game.AppendSnapshot(payload[:0], game.Snapshot{Tick: tick, LastInput: tick, Players: players})
 		_ = clock.Advance(33 * time.Millisecond)
-		if err := s.snapshot(payload, true); err != nil {
+		if err := s.snapshot(payload); err != nil {
 			t.Fatal(err)
 		}
 		remote = s.Remote(remote[:0])

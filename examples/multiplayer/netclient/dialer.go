@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/threadedselect/reactor/core"
-	"github.com/threadedselect/reactor/core/netio"
 	"github.com/threadedselect/reactor/core/ws"
 )
 
@@ -86,58 +85,4 @@ func releasing(f core.ClientFactory, release func()) core.ClientFactory {
 			f.ConnectionFailed(err)
 		},
 	}
-}
-
-// errCancelled is why an attempt made by a Config.Dial that was cancelled
-// after it connected (but before the session saw the connection) fails.
-var errCancelled = fmt.Errorf("%w: connection attempt cancelled", core.ErrAborted)
-
-// attempt is the session's connection attempt: core's Connector, or one
-// made by Config.Dial.
-// dialAttempt is an attempt made by Config.Dial. Once cancelled, a
-// connection that arrives anyway is refused (and f.ConnectionFailed
-// follows), so that Goodbye and Abort work at any moment of the attempt.
-type dialAttempt struct {
-	cancel    func()
-	cancelled bool
-}
-
-// Cancel implements attempt.
-func (a *dialAttempt) Cancel() {
-	if a.cancelled {
-		return
-	}
-	a.cancelled = true
-	if a.cancel != nil {
-		a.cancel()
-	}
-}
-
-// connect starts the session's connection: TCP to Config.Addr, or
-// Config.Dial's.
-func (s *Session) connect() (netio.Dialing, error) {
-	f := core.ClientFuncs{Build: s.build, Failed: s.connectFailed}
-	if s.cfg.Dial == nil {
-		c, err := s.net.ConnectTCP(s.cfg.Addr, f, s.cfg.ConnectTimeout)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	a := &dialAttempt{}
-	guarded := core.ClientFuncs{
-		Build: func(remote net.Addr) (core.Protocol, error) {
-			if a.cancelled {
-				return nil, errCancelled
-			}
-			return s.build(remote)
-		},
-		Failed: s.connectFailed,
-	}
-	cancel, err := s.cfg.Dial(s.r, guarded, s.cfg.ConnectTimeout)
-	if err != nil {
-		return nil, err
-	}
-	a.cancel = cancel
-	return a, nil
 }

@@ -53,7 +53,7 @@ func TestWebSocketUnreachable(t *testing.T) {
 	web := httptest.NewServer(http.NotFoundHandler())
 	url := "ws" + strings.TrimPrefix(web.URL, "http") + "/ws"
 	web.Close()
-	s := e.dial(netclient.Config{Name: "wendy", Dial: netclient.WebSocket(url, nil)})
+	s := e.dial(netclient.Config{Name: "wendy", Dial: netclient.WebSocket(url, nil), NoReconnect: true})
 	e.waitFor("failed", 10*time.Second, func() bool { return s.State().Status == netclient.StatusFailed })
 	if st := e.state(s); st.Cause != netclient.CauseUnreachable || st.Err == nil || !strings.Contains(st.Err.Error(), url) {
 		t.Fatalf("cause %v, err %v", st.Cause, st.Err)
@@ -78,7 +78,7 @@ func TestGoodbyeDuringWebSocketHandshake(t *testing.T) {
 	defer web.Close()
 	defer close(release)
 	url := "ws" + strings.TrimPrefix(web.URL, "http") + "/ws"
-	s := e.dial(netclient.Config{Name: "wendy", Dial: netclient.WebSocket(url, nil)})
+	s := e.dial(netclient.Config{Name: "wendy", Dial: netclient.WebSocket(url, nil), NoReconnect: true})
 	select {
 	case <-entered:
 	case <-time.After(10 * time.Second):

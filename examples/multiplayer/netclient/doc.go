@@ -16,9 +16,15 @@
 //
 //	sess, err := netclient.Dial(r, netclient.Config{Addr: "127.0.0.1:7777", Name: "alice", UDP: true})
 //
-// Dial connects (core.ConnectTCP) and, once connected, sends Hello. The
-// server answers Welcome (the player's id, a session token, the tick rate)
-// and a PlayerInfo for everybody present. From then on the session:
+// Dial starts a session.Client (package core/session), which connects,
+// presents the player's name in its handshake, keeps the connection alive
+// (pings both ways, the RTT), binds UDP, and reconnects by itself with
+// backoff when the connection is lost or the server shuts down or restarts
+// (Config.NoReconnect and Config.MaxAttempts bound that). On every welcome
+// the session reads the game's part (the tick rate and the arena) and,
+// unless the server resumed the player, starts the game's state afresh.
+// The server then sends a PlayerInfo for everybody present. From then on
+// the session:
 //
 //   - samples the buttons the game set with SetButtons once per server tick,
 //     on a timer of its own at the tick rate, and sends each as a sequenced
@@ -28,15 +34,8 @@
 //     a reused slice, reconciles the own player with it (the Predictor
 //     replays the inputs the server had not applied yet) and buffers it in
 //     a game.Interpolator, which draws the others a little in the past;
-//   - optionally binds a UDP port (Config.UDP): it sends UDPBind with its
-//     token every Config.UDPBindInterval until the first snapshot arrives by
-//     UDP, which is the confirmation; after Config.UDPBindAttempts without
-//     one (or an ICMP refusal) it stays on TCP, which works just as well on a
-//     good network;
-//   - pings every Config.PingInterval and keeps a smoothed round-trip time;
-//     the pings also keep the connection alive while the player stands
-//     still. If the server sends nothing for Config.ServerTimeout, the
-//     connection is dropped as lost;
+//   - gets its snapshots over UDP once the session package has bound its
+//     UDP port (Config.UDP), over TCP before and whenever UDP fails;
 //   - keeps the players' names from PlayerInfo and PlayerLeft.
 //
 // # Other transports
@@ -55,7 +54,8 @@
 //	name, _ := sess.Name(id)
 //
 // State.Status says what to show: StatusConnecting, StatusConnected,
-// StatusFailed (never got in: State.Cause and State.Err or State.Reason say
+// StatusReconnecting (was in, lost it, connecting again: State.Cause says
+// why, State.Connects counts the welcomes), StatusFailed (never got in: State.Cause and State.Err or State.Reason say
 // why, e.g. CauseUnreachable with a connection refused, or CauseRejected
 // with the server's "server full"), or StatusDisconnected (was in: the
 // server shut down, kicked the client with a reason, the connection was
@@ -64,7 +64,7 @@
 //
 // # Quitting cleanly
 //
-// Goodbye sends Goodbye and closes the connection once it is flushed; the
+// Goodbye says goodbye (the session package's Bye) and closes the connection once it is flushed; the
 // channel it returns is closed when the connection is gone, so a
 // Before-shutdown trigger can wait for it:
 //

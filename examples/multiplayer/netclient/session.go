@@ -1,33 +1,29 @@
 package netclient
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
-	"github.com/threadedselect/reactor/core/framing"
 	"github.com/threadedselect/reactor/core/netio"
+	"github.com/threadedselect/reactor/core/session"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 )
 
 // Status is where a session is.
 type Status uint8
 
-// The statuses, in the order a session goes through them. StatusFailed and
-// StatusDisconnected are final.
+// The statuses. StatusFailed and StatusDisconnected are final.
 const (
-	StatusConnecting   Status = iota // connecting, or waiting for Welcome
+	StatusConnecting   Status = iota // connecting for the first time, or waiting for the welcome
 	StatusConnected                  // welcomed: playing
-	StatusFailed                     // never got in; see State.Cause
-	StatusDisconnected               // was in, is out; see State.Cause
+	StatusFailed                     // never got in, and gave up; see State.Cause
+	StatusDisconnected               // was in, is out for good; see State.Cause
+	StatusReconnecting               // was in, lost it, and is connecting again (session.Reconnecting)
 )
 
-var statusNames = [...]string{"connecting", "connected", "connection failed", "disconnected"}
+var statusNames = [...]string{"connecting", "connected", "connection failed", "disconnected", "reconnecting"}
 
 // String returns e.g. "connection failed".
 func (s Status) String() string {
@@ -37,15 +33,15 @@ func (s Status) String() string {
 	return fmt.Sprintf("Status(%d)", s)
 }
 
-// Cause says why a session failed or was disconnected.
+// Cause says why a session failed, was disconnected, or is reconnecting.
 type Cause uint8
 
-// The causes.
+// The causes (session.Cause, with the game's names).
 const (
 	CauseNone           Cause = iota
 	CauseUnreachable          // the connection could not be made (State.Err: refused, timeout, ...)
-	CauseRejected             // the server refused the Hello (State.Reason: "server full", version)
-	CauseKicked               // the server sent Reject after Welcome (State.Reason says why)
+	CauseRejected             // the server refused the session (State.Reason: "server full", a name, a version)
+	CauseKicked               // the server ended the session (State.Reason says why)
 	CauseServerShutdown       // the server said it is shutting down
 	CauseLost                 // the connection broke or the server went silent (State.Err)
 	CauseProtocol             // the server sent something this client does not understand (State.Err)
@@ -67,10 +63,10 @@ type UDPStatus uint8
 
 // The UDP statuses.
 const (
-	UDPOff     UDPStatus = iota // not asked for (Config.UDP false), or not yet welcomed
-	UDPBinding                  // UDPBind sent, waiting for the first snapshot over UDP
+	UDPOff     UDPStatus = iota // not asked for (Config.UDP false), or not connected
+	UDPBinding                  // binding sent, waiting for the server's confirmation
 	UDPBound                    // snapshots arrive over UDP
-	UDPFailed                   // no confirmation (or refused): snapshots stay on TCP
+	UDPFailed                   // no confirmation, or UDP stopped: snapshots come over TCP (retried later)
 )
 
 var udpNames = [...]string{"off", "binding", "bound", "failed"}
@@ -87,24 +83,31 @@ func (u UDPStatus) String() string {
 // core.ErrTimeout, ...) are wrapped, so errors.Is works with them too.
 var (
 	// ErrServerTimeout: the server sent nothing for Config.ServerTimeout.
-	ErrServerTimeout = fmt.Errorf("%w: server silent", core.ErrTimeout)
-	// ErrNoWelcome: no Welcome within Config.HandshakeTimeout.
-	ErrNoWelcome = fmt.Errorf("%w: no welcome from the server", core.ErrTimeout)
+	ErrServerTimeout = session.ErrIdleTimeout
+	// ErrNoWelcome: no welcome within Config.HandshakeTimeout.
+	ErrNoWelcome = session.ErrHandshakeTimeout
 	// ErrProtocol: the server sent a message this client cannot use.
-	ErrProtocol = fmt.Errorf("%w: protocol error", core.ErrBadInput)
-	// ErrAborted: Abort was called.
-	ErrAborted = fmt.Errorf("%w: aborted by the client", core.ErrAborted)
+	ErrProtocol = session.ErrProtocol
 )
 
 // State is what a game shows about the session. Session.State returns a
 // copy; it is cheap (no allocation) to read every frame.
 type State struct {
 	Status Status
-	Cause  Cause  // for StatusFailed and StatusDisconnected
-	Reason string // the server's words, for CauseRejected and CauseKicked
-	Err    error  // the underlying error, for the other causes
+	Cause  Cause  // for StatusFailed, StatusDisconnected and StatusReconnecting
+	Reason string // the server's words, for CauseRejected, CauseKicked, CauseServerShutdown
+	Err    error  // the underlying error
 
-	// From Welcome.
+	// Connects counts the welcomes: 1 after the first connection, more
+	// after each reconnection. Resumed says the newest one gave back the
+	// player the session had (within the server's grace period).
+	Connects uint64
+	Resumed  bool
+	// NextAttempt is when the next connection attempt starts, while
+	// waiting to reconnect.
+	NextAttempt time.Time
+
+	// From the welcome.
 	PlayerID       uint16
 	TickRate       uint8
 	ArenaW, ArenaH int
@@ -116,10 +119,11 @@ type State struct {
 	// queue until the next Update drains it, so it includes up to one tick.
 	RTT        time.Duration
 	LastRTT    time.Duration // the last sample
+	RTTJitter  time.Duration // the smoothed variation between samples
 	RTTSamples uint64
 
 	Snapshots    uint64    // snapshot messages received, over TCP and UDP
-	SnapshotsUDP uint64    // of which over UDP
+	SnapshotsUDP uint64    // of which while UDP was bound (the server then sends them over UDP)
 	BadDatagrams uint64    // UDP datagrams ignored (malformed, or not a snapshot)
 	LastTick     uint32    // server tick of the newest snapshot
 	LastSnapshot time.Time // when it arrived, by the reactor's clock
@@ -142,7 +146,7 @@ type Config struct {
 	Dial Dialer
 
 	ConnectTimeout   time.Duration // default 5s
-	HandshakeTimeout time.Duration // Welcome must come this soon after connecting; default 5s
+	HandshakeTimeout time.Duration // the welcome must come this soon after connecting; default 5s
 	PingInterval     time.Duration // default 1s
 	// ServerTimeout: a server that sends nothing (no snapshot, no pong) for
 	// this long is taken as lost. Default 5s.
@@ -152,6 +156,14 @@ type Config struct {
 	UDPBindInterval  time.Duration // default 200ms
 	UDPBindAttempts  int           // default 10
 
+	// NoReconnect gives up at the first failure or loss (StatusFailed,
+	// StatusDisconnected) instead of connecting again; by default a lost
+	// connection, a server that shuts down or is full is retried with
+	// Backoff, forever unless MaxAttempts bounds the failures in a row.
+	NoReconnect bool
+	MaxAttempts int
+	Backoff     session.Backoff
+
 	// Net, if set, is what the session connects and keeps time through
 	// instead of the reactor itself: a netsim.Conditions (a simulated
 	// network), a replay.Recorder or replay.Player (record and replay),
@@ -160,9 +172,10 @@ type Config struct {
 
 	// OnStatus, if set, is called after every change of State.Status.
 	OnStatus func(*Session)
-	// OnTick, if set, is called once per client tick just before the
-	// buttons are sampled, so a program can decide them there (the bots
-	// do). A game that reads its keys each frame calls SetButtons instead.
+	// OnTick, if set, is called once per client tick while connected, just
+	// before the buttons are sampled, so a program can decide them there
+	// (the bots do). A game that reads its keys each frame calls
+	// SetButtons instead.
 	OnTick func(*Session)
 }
 
@@ -172,63 +185,44 @@ func (c *Config) setDefaults() {
 			*d = v
 		}
 	}
-	def(&c.ConnectTimeout, 5*time.Second)
-	def(&c.HandshakeTimeout, 5*time.Second)
-	def(&c.PingInterval, time.Second)
-	def(&c.ServerTimeout, 5*time.Second)
 	def(&c.InterpDelay, game.DefaultInterpDelay)
 	def(&c.MaxExtrapolation, game.DefaultMaxExtrapolation)
-	def(&c.UDPBindInterval, 200*time.Millisecond)
-	if c.UDPBindAttempts <= 0 {
-		c.UDPBindAttempts = 10
-	}
 }
 
-// maxServerMessage bounds a message from the server: a snapshot and its
-// length prefix, with room to spare.
+// maxServerMessage bounds a message from the server: a snapshot, with room
+// to spare.
 const maxServerMessage = 2048
 
-// Session is one client's connection to the game server. Its methods must
-// be called on the reactor's main thread.
+// Session is one client's session with the game server: the game's layer
+// (prediction, interpolation, names, the input tick) over a session.Client,
+// which connects, reconnects, keeps alive and binds UDP. Its methods must be
+// called on the reactor's main thread.
 type Session struct {
-	r   *core.Reactor // for a Config.Dial
-	net netio.Net     // cfg.Net, or the reactor
+	c   *session.Client
+	net netio.Net // cfg.Net, or the reactor
 	cfg Config
-	st  State
+	st  State // the game's part; State adds the session's
 
-	connector netio.Dialing
-	t         core.Transport
-	udp       netio.PacketPort
-	welcomed  bool
-	finished  bool  // the connection is gone (or never came)
-	cause     Cause // decided before the connection goes (Goodbye, Shutdown, Reject)
-	reason    string
+	status Status // the status last reported to OnStatus
 
 	pred   *game.Predictor
 	interp *game.Interpolator
 	names  map[uint16]string
 
-	buttons  uint8
-	dt       time.Duration
-	epoch    time.Time // pings carry the time since epoch
-	lastRecv time.Time
-	token    [16]byte
-	binds    int
-
-	tickTimer, pingTimer, bindTimer, helloTimer netio.Timer
-	tickFn, pingFn, bindFn                      func()
+	buttons   uint8
+	dt        time.Duration
+	tickTimer netio.Timer
+	tickFn    func()
 
 	snapPlayers []game.PlayerState // reused by DecodeSnapshot
 	hashRemote  []game.PlayerState // reused by StateHash
 	hashIDs     []uint16           // reused by StateHash
-	msg, out    []byte             // reused payload and frame buffers
-	goodbye     chan struct{}
 }
 
-// Dial starts a session: it connects to cfg.Addr and says Hello. It returns
-// at once, with the session in StatusConnecting; failures come later
-// through State. It returns an error only for an unusable Config (a bad
-// name, an address ConnectTCP refuses). Main thread.
+// Dial starts a session: it connects to cfg.Addr and presents the player's
+// name. It returns at once, with the session in StatusConnecting; failures
+// come later through State. It returns an error only for an unusable
+// Config (a bad name, an address ConnectTCP refuses). Main thread.
 func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 	if err := game.ValidateName(cfg.Name); err != nil {
 		return nil, fmt.Errorf("netclient: %w", err)
@@ -239,26 +233,113 @@ func Dial(r *core.Reactor, cfg Config) (*Session, error) {
 		n = netio.Reactor(r)
 	}
 	s := &Session{
-		r:      r,
 		net:    n,
 		cfg:    cfg,
 		names:  make(map[uint16]string),
 		interp: game.NewInterpolator(cfg.InterpDelay, max(cfg.MaxExtrapolation, 0)),
-		msg:    make([]byte, 0, 64),
-		out:    make([]byte, 0, 64),
-		epoch:  n.Now(),
 	}
-	s.tickFn, s.pingFn, s.bindFn = s.clientTick, s.ping, s.sendBind
-	c, err := s.connect()
+	s.tickFn = s.clientTick
+	c, err := session.Dial(r, session.ClientConfig{
+		Addr:             cfg.Addr,
+		App:              game.App,
+		Hello:            []byte(cfg.Name),
+		UDP:              cfg.UDP,
+		ConnectTimeout:   cfg.ConnectTimeout,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		PingInterval:     cfg.PingInterval,
+		IdleTimeout:      cfg.ServerTimeout,
+		NoReconnect:      cfg.NoReconnect,
+		MaxAttempts:      cfg.MaxAttempts,
+		Backoff:          cfg.Backoff,
+		UDPBindInterval:  cfg.UDPBindInterval,
+		UDPBindAttempts:  cfg.UDPBindAttempts,
+		MaxMessage:       maxServerMessage,
+		MaxDatagram:      game.MaxSnapshotBytes,
+		Net:              n,
+		OnConnect:        s.connected,
+		OnStatus:         s.statusChanged,
+		Dial:             cfg.Dial,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("netclient: %w", err)
 	}
-	s.connector = c
+	s.c = c
+	for t, h := range map[game.MsgType]func([]byte) error{
+		game.MsgSnapshot:   s.snapshot,
+		game.MsgPlayerInfo: s.playerInfo,
+		game.MsgPlayerLeft: s.playerLeft,
+	} {
+		if err := c.Handle(byte(t), h); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("netclient: %w", err)
+		}
+	}
 	return s, nil
 }
 
+// Client is the session.Client underneath, for what the game layer does
+// not show (State().RTT.Jitter, say).
+func (s *Session) Client() *session.Client { return s.c }
+
 // State returns the session's state. It does not allocate.
-func (s *Session) State() State { return s.st }
+func (s *Session) State() State {
+	st := s.st
+	cs := s.c.State()
+	st.Status = mapStatus(cs)
+	st.Cause, st.Reason, st.Err = mapCause(cs.Cause), cs.Reason, cs.Err
+	st.Connects, st.Resumed, st.NextAttempt = cs.Connects, cs.Resumed, cs.NextAttempt
+	st.UDP = mapUDP(cs.UDP)
+	st.RTT, st.LastRTT, st.RTTJitter, st.RTTSamples = cs.RTT.Smoothed, cs.RTT.Last, cs.RTT.Jitter, cs.RTT.Samples
+	st.BadDatagrams = cs.BadDatagrams
+	return st
+}
+
+func mapStatus(cs session.State) Status {
+	switch cs.Status {
+	case session.Connected:
+		return StatusConnected
+	case session.Reconnecting:
+		return StatusReconnecting
+	case session.Disconnected:
+		if cs.Connects == 0 {
+			return StatusFailed
+		}
+		return StatusDisconnected
+	}
+	return StatusConnecting
+}
+
+func mapCause(c session.Cause) Cause {
+	switch c {
+	case session.CauseUnreachable:
+		return CauseUnreachable
+	case session.CauseRefused:
+		return CauseRejected
+	case session.CauseKicked:
+		return CauseKicked
+	case session.CauseServerShutdown:
+		return CauseServerShutdown
+	case session.CauseLost:
+		return CauseLost
+	case session.CauseProtocol:
+		return CauseProtocol
+	case session.CauseQuit:
+		return CauseQuit
+	}
+	return CauseNone
+}
+
+func mapUDP(u session.UDPStatus) UDPStatus {
+	switch u {
+	case session.UDPBinding:
+		return UDPBinding
+	case session.UDPBound:
+		return UDPBound
+	case session.UDPFallback:
+		return UDPFailed
+	}
+	return UDPOff
+}
 
 // SetButtons sets the buttons held (game.ButtonUp | ...), sampled at the
 // next client tick. Call it every frame with the keys pressed.
@@ -286,12 +367,12 @@ func (s *Session) PendingInputs() int {
 }
 
 // Remote appends the other players, interpolated for now (by the
-// session's clock: the reactor's, or Config.Net's), to dst in increasing id order, and returns it. It allocates only
-// if dst lacks room.
+// session's clock: the reactor's, or Config.Net's), to dst in increasing id
+// order, and returns it. It allocates only if dst lacks room.
 func (s *Session) Remote(dst []game.PlayerState) []game.PlayerState {
 	n := len(dst)
 	dst = s.interp.Sample(s.net.Now(), dst)
-	if s.welcomed {
+	if s.pred != nil {
 		for i := n; i < len(dst); i++ {
 			if dst[i].ID == s.st.PlayerID {
 				dst = slices.Delete(dst, i, i+1)
@@ -319,292 +400,101 @@ func (s *Session) PlayerIDs(dst []uint16) []uint16 {
 	return dst
 }
 
-// Goodbye quits cleanly: it sends Goodbye and closes the connection once
-// everything queued is sent (an attempt still connecting is cancelled). The
-// channel is closed when the connection is gone, at once if it already is;
-// calling Goodbye again returns the same channel. The session ends in
-// StatusDisconnected (or StatusFailed, if it never got in) with CauseQuit.
-func (s *Session) Goodbye() <-chan struct{} {
-	if s.goodbye != nil {
-		return s.goodbye
-	}
-	s.goodbye = make(chan struct{})
-	if s.finished {
-		close(s.goodbye)
-		return s.goodbye
-	}
-	if s.cause == CauseNone {
-		s.cause = CauseQuit
-	}
-	if s.t == nil {
-		s.connector.Cancel() // connectFailed closes the channel
-		return s.goodbye
-	}
-	if !s.welcomed {
-		// Nothing worth flushing yet, and the server may never answer.
-		_ = s.t.AbortWithError(ErrAborted)
-		return s.goodbye
-	}
-	s.send(game.AppendGoodbye(s.msg[:0], game.Goodbye{}))
-	_ = s.t.LoseConnection()
-	return s.goodbye
-}
+// Goodbye quits cleanly: it says goodbye to the server and closes the
+// connection once everything queued is sent (an attempt still connecting,
+// or a wait to reconnect, is cancelled). The channel is closed when the
+// connection is gone, at once if there is none; calling Goodbye again
+// returns the same channel. The session ends in StatusDisconnected (or
+// StatusFailed, if it never got in) with CauseQuit.
+func (s *Session) Goodbye() <-chan struct{} { return s.c.Goodbye() }
 
-// Abort drops the connection at once, without a goodbye (the server will
-// log an error for it). The session ends with CauseQuit.
-func (s *Session) Abort() {
-	if s.finished {
-		return
-	}
-	if s.cause == CauseNone {
-		s.cause = CauseQuit
-	}
-	if s.t == nil {
-		s.connector.Cancel()
-		return
-	}
-	_ = s.t.AbortWithError(ErrAborted)
-}
+// Abort drops the connection at once, without a goodbye. The session ends
+// with CauseQuit.
+func (s *Session) Abort() { s.c.Close() }
 
-// setStatus changes the status and tells OnStatus.
-func (s *Session) setStatus(st Status) {
-	if s.st.Status == st {
+// statusChanged is session.ClientConfig.OnStatus.
+func (s *Session) statusChanged(*session.Client) {
+	st := mapStatus(s.c.State())
+	if st == StatusFailed || st == StatusDisconnected {
+		s.stopTick()
+	}
+	if st == s.status {
 		return
 	}
-	s.st.Status = st
+	s.status = st
 	if s.cfg.OnStatus != nil {
 		s.cfg.OnStatus(s)
 	}
 }
 
-// build is the ClientFactory's BuildProtocol.
-func (s *Session) build(net.Addr) (core.Protocol, error) {
-	return framing.NewProtocol(tcpHandler{s}, maxServerMessage), nil
-}
-
-// connectFailed is the ClientFactory's ConnectionFailed.
-func (s *Session) connectFailed(err error) {
-	cause := CauseUnreachable
-	if s.cause == CauseQuit {
-		cause = CauseQuit
-	}
-	s.finish(StatusFailed, cause, fmt.Errorf("netclient: connecting to %s: %w", s.cfg.Addr, err))
-}
-
-// finish ends the session: timers stopped, UDP closed, final status set,
-// the goodbye channel closed.
-func (s *Session) finish(st Status, cause Cause, err error) {
-	if s.finished {
-		return
-	}
-	s.finished = true
-	for _, t := range []*netio.Timer{&s.tickTimer, &s.pingTimer, &s.bindTimer, &s.helloTimer} {
-		if *t != nil {
-			_ = (*t).Cancel()
-			*t = nil
-		}
-	}
-	if s.udp != nil {
-		_ = s.udp.Close()
-		s.udp = nil
-		if s.st.UDP == UDPBinding {
-			s.st.UDP = UDPFailed
-		}
-	}
-	s.st.Cause, s.st.Reason = cause, s.reason
-	if cause == CauseRejected || cause == CauseKicked || cause == CauseServerShutdown || cause == CauseQuit {
-		err = nil // the cause says it all; a clean close follows those
-	}
-	s.st.Err = err
-	s.setStatus(st)
-	if s.goodbye != nil {
-		close(s.goodbye)
+func (s *Session) stopTick() {
+	if s.tickTimer != nil {
+		_ = s.tickTimer.Cancel()
+		s.tickTimer = nil
 	}
 }
 
-// send frames one payload and writes it to the TCP connection.
-func (s *Session) send(payload []byte) {
-	if s.t == nil {
-		return
-	}
-	s.out, _ = framing.Send(s.t, s.out, payload)
-}
-
-// tcpHandler is the framing.Handler of the TCP connection.
-type tcpHandler struct{ s *Session }
-
-// ConnectionMade implements framing.Handler: it says Hello.
-func (h tcpHandler) ConnectionMade(t core.Transport) {
-	s := h.s
-	s.t = t
-	s.lastRecv = s.net.Now()
-	s.send(game.AppendHello(s.msg[:0], game.Hello{Version: game.ProtocolVersion, Name: s.cfg.Name}))
-	s.helloTimer, _ = s.net.CallLater(s.cfg.HandshakeTimeout, func() {
-		s.helloTimer = nil
-		if !s.welcomed && s.t != nil {
-			_ = s.t.AbortWithError(ErrNoWelcome)
-		}
-	})
-}
-
-// MessageReceived implements framing.Handler.
-func (h tcpHandler) MessageReceived(payload []byte) error {
-	s := h.s
-	s.lastRecv = s.net.Now()
-	t, err := game.PeekType(payload)
+// connected is session.ClientConfig.OnConnect: on every welcome it reads
+// the game's part, and unless the session was resumed (the server kept the
+// player), starts the game's state afresh: prediction, interpolation,
+// names.
+func (s *Session) connected(_ *session.Client, w session.Welcome) {
+	tick, aw, ah, err := game.DecodeWelcomeData(w.Data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrProtocol, err)
-	}
-	if t == game.MsgSnapshot && s.welcomed {
-		return s.snapshot(payload, false)
-	}
-	m, err := game.Decode(payload)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrProtocol, err)
-	}
-	if !s.welcomed {
-		switch m := m.(type) {
-		case game.Welcome:
-			s.welcome(m)
-			return nil
-		case game.Reject:
-			s.cause, s.reason = CauseRejected, m.Reason
-			return nil // the server closes the connection
-		}
-		return fmt.Errorf("%w: %v before Welcome", ErrProtocol, t)
-	}
-	switch m := m.(type) {
-	case game.PlayerInfo:
-		s.names[m.ID] = m.Name
-	case game.PlayerLeft:
-		delete(s.names, m.ID)
-	case game.Pong:
-		s.pong(m)
-	case game.Ping:
-		s.send(game.AppendPong(s.msg[:0], game.Pong(m)))
-	case game.Shutdown:
-		if s.cause == CauseNone {
-			s.cause = CauseServerShutdown
-		}
-	case game.Reject:
-		if s.cause == CauseNone {
-			s.cause, s.reason = CauseKicked, m.Reason
-		}
-	default:
-		return fmt.Errorf("%w: unexpected %v", ErrProtocol, t)
-	}
-	return nil
-}
-
-// ConnectionLost implements framing.Handler.
-func (h tcpHandler) ConnectionLost(reason error) {
-	s := h.s
-	s.t = nil
-	cause := s.cause
-	if cause == CauseNone {
-		switch {
-		case errors.Is(reason, ErrProtocol), errors.Is(reason, core.ErrBadInput):
-			cause = CauseProtocol
-		default:
-			cause = CauseLost
-		}
-	}
-	if !s.welcomed {
-		s.finish(StatusFailed, cause, reason)
+		s.c.Close() // not this game's server
 		return
 	}
-	s.finish(StatusDisconnected, cause, reason)
-}
-
-// welcome starts playing: prediction, the input tick, pings, UDP.
-func (s *Session) welcome(w game.Welcome) {
-	s.welcomed = true
-	if s.helloTimer != nil {
-		_ = s.helloTimer.Cancel()
-		s.helloTimer = nil
+	s.st.PlayerID, s.st.TickRate, s.st.ArenaW, s.st.ArenaH = uint16(w.ID), tick, aw, ah
+	if !w.Resumed || s.pred == nil {
+		s.pred = game.NewPredictor(uint16(w.ID), tick)
+		s.interp = game.NewInterpolator(s.cfg.InterpDelay, max(s.cfg.MaxExtrapolation, 0))
+		clear(s.names)
+		s.st.LastTick = 0
 	}
-	s.st.PlayerID, s.st.TickRate = w.PlayerID, w.TickRate
-	s.st.ArenaW, s.st.ArenaH = int(w.ArenaW), int(w.ArenaH)
-	s.token = w.Token
-	s.pred = game.NewPredictor(w.PlayerID, w.TickRate)
-	s.dt = time.Duration(float64(time.Second) / float64(w.TickRate))
-	s.tickTimer, _ = s.net.CallEvery(s.dt, s.tickFn)
-	s.ping() // the first RTT sample at once
-	s.pingTimer, _ = s.net.CallEvery(s.cfg.PingInterval, s.pingFn)
-	if s.cfg.UDP {
-		s.startUDP()
+	if dt := time.Duration(float64(time.Second) / float64(tick)); dt != s.dt || s.tickTimer == nil {
+		s.stopTick()
+		s.dt = dt
+		s.tickTimer, _ = s.net.CallEvery(dt, s.tickFn)
 	}
-	s.setStatus(StatusConnected)
 }
 
 // clientTick samples the buttons once per server tick and sends them as an
-// Input. It runs on a repeating timer (core's CallEvery, no allocation per
-// tick); late by several ticks (a long frame), it runs once and the missed
-// ticks are skipped, which the server's rate limit would refuse anyway.
+// Input. It runs on a repeating timer (no allocation per tick); late by
+// several ticks (a long frame), it runs once and the missed ticks are
+// skipped, which the server's rate limit would refuse anyway. While not
+// connected it sends nothing.
 func (s *Session) clientTick() {
+	if s.c.State().Status != session.Connected {
+		return
+	}
 	if s.cfg.OnTick != nil {
 		s.cfg.OnTick(s)
-		if s.finished {
+		if s.c.State().Status != session.Connected {
 			return
 		}
 	}
 	if s.buttons != 0 { // idle ticks move nothing: skip them
 		in := s.pred.Input(s.buttons)
-		s.send(game.AppendInput(s.msg[:0], in))
-		s.st.InputsSent++
+		if s.c.Send(game.AppendInput(s.c.Begin(byte(game.MsgInput))[:0], in)) == nil {
+			s.st.InputsSent++
+		}
 	}
-}
-
-// ping sends a Ping and checks that the server is alive.
-func (s *Session) ping() {
-	if s.t == nil {
-		return
-	}
-	now := s.net.Now()
-	if now.Sub(s.lastRecv) >= s.cfg.ServerTimeout {
-		_ = s.t.AbortWithError(fmt.Errorf("%w for %v", ErrServerTimeout, s.cfg.ServerTimeout))
-		return
-	}
-	s.send(game.AppendPing(s.msg[:0], game.Ping{T: int64(now.Sub(s.epoch))}))
-}
-
-// pong takes an RTT sample.
-func (s *Session) pong(p game.Pong) {
-	rtt := s.net.Now().Sub(s.epoch) - time.Duration(p.T)
-	if rtt < 0 || p.T < 0 {
-		return // not one of ours
-	}
-	s.st.LastRTT = rtt
-	if s.st.RTTSamples == 0 {
-		s.st.RTT = rtt
-	} else {
-		s.st.RTT += (rtt - s.st.RTT) / 8
-	}
-	s.st.RTTSamples++
 }
 
 // snapshot handles a Snapshot payload from TCP or UDP.
-func (s *Session) snapshot(payload []byte, viaUDP bool) error {
+func (s *Session) snapshot(payload []byte) error {
+	if s.pred == nil {
+		return fmt.Errorf("%w: snapshot before the welcome", ErrProtocol)
+	}
 	snap, err := game.DecodeSnapshot(payload, s.snapPlayers)
 	if err != nil {
-		if viaUDP {
-			s.st.BadDatagrams++
-			return nil
-		}
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	s.snapPlayers = snap.Players
 	now := s.net.Now()
 	s.st.Snapshots++
-	if viaUDP {
+	if s.c != nil && s.c.State().UDP == session.UDPBound {
 		s.st.SnapshotsUDP++
-		if s.st.UDP == UDPBinding {
-			s.st.UDP = UDPBound
-			if s.bindTimer != nil {
-				_ = s.bindTimer.Cancel()
-				s.bindTimer = nil
-			}
-		}
 	}
 	if snap.Tick >= s.st.LastTick {
 		s.st.LastTick, s.st.LastSnapshot = snap.Tick, now
@@ -617,91 +507,28 @@ func (s *Session) snapshot(payload []byte, viaUDP bool) error {
 	return nil
 }
 
-// startUDP opens a UDP port towards the server's address and starts
-// binding it.
-func (s *Session) startUDP() {
-	local, lok := s.t.LocalAddr().(*net.TCPAddr)
-	remote, rok := s.t.RemoteAddr().(*net.TCPAddr)
-	if !lok || !rok {
-		s.st.UDP = UDPFailed
-		return
-	}
-	laddr := net.JoinHostPort(local.AddrPort().Addr().Unmap().String(), "0")
-	u, err := s.net.ListenUDP(laddr, udpHandler{s})
+func (s *Session) playerInfo(payload []byte) error {
+	m, err := game.Decode(payload)
 	if err != nil {
-		s.st.UDP = UDPFailed
-		return
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	raddr := netip.AddrPortFrom(remote.AddrPort().Addr().Unmap(), remote.AddrPort().Port())
-	if err := u.Connect(raddr); err != nil {
-		_ = u.Close()
-		s.st.UDP = UDPFailed
-		return
+	info, ok := m.(game.PlayerInfo)
+	if !ok {
+		return fmt.Errorf("%w: not a PlayerInfo", ErrProtocol)
 	}
-	s.udp = u
-	s.st.UDP = UDPBinding
-	s.sendBind()
+	s.names[info.ID] = info.Name
+	return nil
 }
 
-// sendBind sends one UDPBind and re-arms itself until the first UDP
-// snapshot arrives or the attempts run out.
-func (s *Session) sendBind() {
-	s.bindTimer = nil
-	if s.udp == nil || s.st.UDP != UDPBinding {
-		return
+func (s *Session) playerLeft(payload []byte) error {
+	m, err := game.Decode(payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	if s.binds >= s.cfg.UDPBindAttempts {
-		s.udpFailed()
-		return
+	left, ok := m.(game.PlayerLeft)
+	if !ok {
+		return fmt.Errorf("%w: not a PlayerLeft", ErrProtocol)
 	}
-	s.binds++
-	payload := game.AppendUDPBind(s.msg[:0], game.UDPBind{PlayerID: s.st.PlayerID, Token: s.token})
-	s.out = framing.Append(s.out[:0], payload)
-	_ = s.udp.Write(s.out) // a lost datagram is what the retries are for
-	s.bindTimer, _ = s.net.CallLater(s.cfg.UDPBindInterval, s.bindFn)
-}
-
-// udpFailed gives UDP up; snapshots keep coming over TCP. (If the server
-// did bind the port, it goes on sending there; the session closes the port,
-// so those datagrams are refused by this host. See the package docs of
-// gameserver: binding is confirmed by the first datagram, so this happens
-// only when the server's datagrams cannot reach this client.)
-func (s *Session) udpFailed() {
-	if s.udp != nil {
-		_ = s.udp.Close()
-		s.udp = nil
-	}
-	if s.bindTimer != nil {
-		_ = s.bindTimer.Cancel()
-		s.bindTimer = nil
-	}
-	s.st.UDP = UDPFailed
-}
-
-// udpHandler receives the session's datagrams: snapshots, one frame each.
-type udpHandler struct{ s *Session }
-
-// DatagramReceived implements core.DatagramProtocol.
-func (h udpHandler) DatagramReceived(data []byte, _ netip.AddrPort) {
-	s := h.s
-	n, k := binary.Uvarint(data)
-	if k <= 0 || n != uint64(len(data)-k) || s.finished || !s.welcomed {
-		s.st.BadDatagrams++
-		return
-	}
-	payload := data[k:]
-	if t, err := game.PeekType(payload); err != nil || t != game.MsgSnapshot {
-		s.st.BadDatagrams++
-		return
-	}
-	s.lastRecv = s.net.Now()
-	_ = s.snapshot(payload, true)
-}
-
-// ConnectionRefused implements core.ConnectedDatagramProtocol: the server
-// has no UDP port. Snapshots stay on TCP.
-func (h udpHandler) ConnectionRefused() {
-	if h.s.st.UDP == UDPBinding {
-		h.s.udpFailed()
-	}
+	delete(s.names, left.ID)
+	return nil
 }

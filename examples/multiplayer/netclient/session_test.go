@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/session"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 	"github.com/threadedselect/reactor/examples/multiplayer/server/gameserver"
@@ -202,7 +204,7 @@ func TestPlayAndGoodbye(t *testing.T) {
 		t.Fatal("goodbye channel not closed")
 	}
 	st = e.state(a)
-	if st.Status != netclient.StatusDisconnected || st.Cause != netclient.CauseQuit || st.Err != nil {
+	if st.Status != netclient.StatusDisconnected || st.Cause != netclient.CauseQuit || !errors.Is(st.Err, session.ErrQuit) {
 		t.Fatalf("after goodbye: %+v", st)
 	}
 	e.waitFor("bob hears alice left", 5*time.Second, func() bool {
@@ -223,7 +225,7 @@ func TestConnectionRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	s := e.dial(netclient.Config{Addr: addr, Name: "x"})
+	s := e.dial(netclient.Config{Addr: addr, Name: "x", NoReconnect: true})
 	e.waitFor("failure", 10*time.Second, func() bool { return s.State().Status == netclient.StatusFailed })
 	st := e.state(s)
 	if st.Cause != netclient.CauseUnreachable || !errors.Is(st.Err, core.ErrConnectionRefused) {
@@ -235,10 +237,10 @@ func TestRejectedWhenFull(t *testing.T) {
 	e := newEnv(t, gameserver.Config{MaxPlayers: 1})
 	a := e.dial(netclient.Config{Name: "a"})
 	e.waitFor("a connected", 5*time.Second, func() bool { return a.State().Status == netclient.StatusConnected })
-	b := e.dial(netclient.Config{Name: "b"})
+	b := e.dial(netclient.Config{Name: "b", NoReconnect: true})
 	e.waitFor("b failed", 10*time.Second, func() bool { return b.State().Status == netclient.StatusFailed })
 	st := e.state(b)
-	if st.Cause != netclient.CauseRejected || st.Reason != "server full" {
+	if st.Cause != netclient.CauseRejected || !strings.HasPrefix(st.Reason, "server full") || !errors.Is(st.Err, session.ErrServerFull) {
 		t.Fatalf("state %+v", st)
 	}
 }
@@ -246,11 +248,11 @@ func TestRejectedWhenFull(t *testing.T) {
 func TestServerShutdownAndUDPFallback(t *testing.T) {
 	e := newEnv(t, gameserver.Config{DisableUDP: true})
 	var statuses []netclient.Status
-	s := e.dial(netclient.Config{Name: "a", UDP: true, UDPBindInterval: 20 * time.Millisecond,
+	s := e.dial(netclient.Config{Name: "a", UDP: true, UDPBindInterval: 20 * time.Millisecond, NoReconnect: true,
 		OnStatus: func(s *netclient.Session) { statuses = append(statuses, s.State().Status) }})
 	e.waitFor("UDP given up, snapshots over TCP", 10*time.Second, func() bool {
 		st := s.State()
-		return st.UDP == netclient.UDPFailed && st.Snapshots > 5
+		return st.Status == netclient.StatusConnected && st.UDP != netclient.UDPBound && st.Snapshots > 5
 	})
 	var done <-chan struct{}
 	e.do(func() { done = e.srv.Shutdown() })
@@ -261,7 +263,7 @@ func TestServerShutdownAndUDPFallback(t *testing.T) {
 	}
 	e.waitFor("disconnected", 5*time.Second, func() bool { return s.State().Status == netclient.StatusDisconnected })
 	st := e.state(s)
-	if st.Cause != netclient.CauseServerShutdown || st.Err != nil {
+	if st.Cause != netclient.CauseServerShutdown || !errors.Is(st.Err, session.ErrServerShutdown) || st.SnapshotsUDP != 0 {
 		t.Fatalf("state %+v", st)
 	}
 	e.do(func() {
@@ -290,7 +292,7 @@ func TestNoWelcomeAndGoodbyeWhileConnecting(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	s := e.dial(netclient.Config{Addr: ln.Addr().String(), Name: "x", HandshakeTimeout: 200 * time.Millisecond})
+	s := e.dial(netclient.Config{Addr: ln.Addr().String(), Name: "x", HandshakeTimeout: 200 * time.Millisecond, NoReconnect: true})
 	e.waitFor("failure", 10*time.Second, func() bool { return s.State().Status == netclient.StatusFailed })
 	if st := e.state(s); st.Cause != netclient.CauseLost || !errors.Is(st.Err, netclient.ErrNoWelcome) {
 		t.Fatalf("state %+v", st)
@@ -325,18 +327,81 @@ func TestDialRejectsBadName(t *testing.T) {
 	}
 }
 
-// A client the server dismisses (here: it pings less often than the
-// server's idle deadline and stands still) ends with CauseKicked and the
-// server's reason.
+// A client the server kicks ends with CauseKicked and the server's reason,
+// and does not reconnect.
 func TestKicked(t *testing.T) {
-	e := newEnv(t, gameserver.Config{IdleTimeout: 200 * time.Millisecond})
-	s := e.dial(netclient.Config{Name: "sleepy", PingInterval: time.Hour})
+	e := newEnv(t, gameserver.Config{})
+	s := e.dial(netclient.Config{Name: "unruly"})
+	e.waitFor("connected", 10*time.Second, func() bool { return s.State().Status == netclient.StatusConnected })
+	e.do(func() {
+		if !e.srv.Kick(s.State().PlayerID, "behave") {
+			t.Error("no player to kick")
+		}
+	})
 	e.waitFor("disconnected", 10*time.Second, func() bool { return s.State().Status == netclient.StatusDisconnected })
 	st := e.state(s)
-	if st.Cause != netclient.CauseKicked || !strings.Contains(st.Reason, "idle") || st.Err != nil {
+	if st.Cause != netclient.CauseKicked || st.Reason != "behave" || !errors.Is(st.Err, session.ErrKicked) {
 		t.Fatalf("state %+v", st)
 	}
-	if !strings.Contains(e.logs.String(), "name=sleepy") || !strings.Contains(e.logs.String(), "reason=timeout") {
+	if !strings.Contains(e.logs.String(), "name=unruly") || !strings.Contains(e.logs.String(), "reason=error") {
 		t.Fatalf("server log:\n%s", e.logs)
 	}
+}
+
+// The server stops (saying so) and a new one starts on the same address:
+// the session comes back by itself within 5 s, as a new player whose
+// prediction and names start afresh, and says so through OnStatus.
+func TestReconnectAfterServerRestart(t *testing.T) {
+	e := newEnv(t, gameserver.Config{})
+	var statuses []netclient.Status
+	s := e.dial(netclient.Config{Name: "phoenix", UDP: true,
+		OnStatus: func(s *netclient.Session) { statuses = append(statuses, s.State().Status) }})
+	e.waitFor("connected", 10*time.Second, func() bool {
+		st := s.State()
+		return st.Status == netclient.StatusConnected && st.Snapshots > 0
+	})
+	addr := e.srv.Addr().String()
+	var done <-chan struct{}
+	e.do(func() { done = e.srv.Shutdown() })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server shutdown did not finish")
+	}
+	e.waitFor("reconnecting", 5*time.Second, func() bool { return s.State().Status == netclient.StatusReconnecting })
+	if st := e.state(s); st.Cause != netclient.CauseServerShutdown {
+		t.Fatalf("reconnecting with %+v", st)
+	}
+	var srv2 *gameserver.Server
+	e.do(func() {
+		var err error
+		srv2, err = gameserver.New(e.r, gameserver.Config{Addr: addr, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if srv2 == nil {
+		t.FailNow()
+	}
+	e.waitFor("reconnected", 5*time.Second, func() bool {
+		st := s.State()
+		return st.Status == netclient.StatusConnected && st.Connects == 2 && st.Snapshots > 0
+	})
+	st := e.state(s)
+	if st.Resumed || st.PlayerID != 1 {
+		t.Fatalf("after the restart: %+v", st)
+	}
+	e.waitFor("own name from the new server", 5*time.Second, func() bool {
+		n, ok := s.Name(s.State().PlayerID)
+		return ok && n == "phoenix"
+	})
+	e.do(func() {
+		want := []netclient.Status{netclient.StatusConnected, netclient.StatusReconnecting, netclient.StatusConnected}
+		if !slices.Equal(statuses, want) {
+			t.Errorf("OnStatus saw %v, want %v", statuses, want)
+		}
+		if n := srv2.Stats().Players; n != 1 {
+			t.Errorf("%d players on the new server", n)
+		}
+	})
 }

@@ -16,10 +16,9 @@ const (
 	DefaultMaxConns          = 512
 	DefaultMaxConnsPerAddr   = 16
 	DefaultMaxPlayersPerAddr = 8
-	DefaultMaxMessage        = 64 // bytes; the largest client message (Hello) is 21
+	DefaultMaxMessage        = 128 // bytes; the largest client message (the session's Hello) is about 100
 	DefaultHandshakeTimeout  = 3 * time.Second
 	DefaultIdleTimeout       = 10 * time.Second
-	DefaultPingRate          = 4 // pings per second; clients send one a second
 	DefaultSlowClientQueue   = 32 << 10
 	DefaultSlowClientTimeout = 5 * time.Second
 	DefaultSendBuffer        = 64 << 10
@@ -97,9 +96,11 @@ type Config struct {
 	// of InputRate × IdleTimeout, enough for a stall as long as the idle
 	// timeout (past that the client is dropped as idle anyway).
 	FloodTolerance int
-	// PingRate is how many pings per second a client may send, with a
-	// burst of 8; one more disconnects it. Default DefaultPingRate.
-	PingRate float64
+	// Grace is how long a player whose connection was lost (not one that
+	// quit or was dropped) keeps its place in the world for its client to
+	// come back to (session.ServerConfig.Grace). Zero or negative: none,
+	// the player leaves at once (reason=timeout or error).
+	Grace time.Duration
 	// SlowClientQueue is how many bytes sent to a client over TCP may wait
 	// unsent (the connection's queue in the process and, where the platform
 	// tells, in the kernel) before its snapshots are skipped, and
@@ -188,7 +189,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessage == 0 {
 		c.MaxMessage = DefaultMaxMessage
 	}
-	if c.MaxMessage < 32 {
+	if c.MaxMessage < 100 {
 		return c, fmt.Errorf("%w: max message %d bytes is too small for a Hello", core.ErrInvalidArgument, c.MaxMessage)
 	}
 	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
@@ -207,11 +208,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FloodTolerance == 0 {
 		c.FloodTolerance = c.TickRate
 	}
-	if c.PingRate == 0 {
-		c.PingRate = DefaultPingRate
-	}
-	if !(c.PingRate > 0) {
-		return c, fmt.Errorf("%w: ping rate %v", core.ErrInvalidArgument, c.PingRate)
+	if c.Grace <= 0 {
+		c.Grace = -1
 	}
 	if c.SlowClientQueue == 0 {
 		c.SlowClientQueue = DefaultSlowClientQueue

@@ -9,28 +9,28 @@
 //
 // # Wire format
 //
-// Every message, over TCP and over UDP, is one frame of package framing (a
-// uvarint length, then the payload) whose payload is a message of package
-// game (first byte: its MsgType). A UDP datagram carries exactly one frame.
+// The sessions are package core/session's: its handshake (App "arena/1",
+// the player's name as the hello data; the welcome gives the player id,
+// which is the session id, and carries the tick rate and the arena's size,
+// game.AppendWelcomeData), its keepalive pings both ways, its goodbye
+// (Bye), its per-address limits, refusals and UDP binding. On top of it the
+// game's own messages of package game (first byte: their MsgType):
 //
 //	client                                   server
-//	TCP connect                  ───────────▶ (handshake deadline starts)
-//	Hello{version, name}         ───────────▶ version checked, room checked
-//	                             ◀─────────── Reject{reason}, then close (version mismatch, full)
-//	                             ◀─────────── Welcome{id, token, tick rate, arena}
+//	(session handshake, name)    ───────────▶ name checked (names.go), room checked
+//	                             ◀─────────── refusal (Bye with the reason), or welcome
 //	                             ◀─────────── PlayerInfo for everybody present (itself included)
 //	                                          PlayerInfo{new player} to everybody else
-//	UDP: UDPBind{id, token}      ───────────▶ binds the datagram's source address (optional)
 //	Input{id, seq, buttons}      ───────────▶ at the client's tick rate (idle ticks may be skipped)
-//	Ping{t}                      ───────────▶ about once a second; keeps the connection alive
-//	                             ◀─────────── Pong{t}
-//	                             ◀─────────── Ping{t} once a second, over TCP
-//	Pong{t}                      ───────────▶ the answer, which shows the client reads
 //	                             ◀─────────── Snapshot{tick, last input, players} every tick:
 //	                                          over UDP once bound, over TCP before
 //	                             ◀─────────── PlayerInfo / PlayerLeft as players come and go
-//	Goodbye                      ───────────▶ leaves at once (logged reason=quit), then close
-//	                             ◀─────────── Shutdown, then close, when the server stops
+//
+// Historical note: the sections below describe the server's policies;
+// where they name Hello, Reject, Ping or UDPBind, those are now the
+// session package's Hello, Bye, Ping and Bind, and refusals and drops of
+// connections that never joined are logged by that package
+// (msg="session: refuse", msg="session: drop").
 //
 // # Other transports
 //

@@ -9,7 +9,9 @@ import (
 )
 
 // peerLog is the budget of the log lines that remote peers can cause
-// (Config.PeerLogRate): joins, leaves, refusals, drops. A peer that can make
+// (Config.PeerLogRate): joins and leaves here; refusals and drops are the
+// session package's lines (msg="session: refuse", "session: drop"), under
+// a budget of the same rate (session.ServerConfig.LogRate). A peer that can make
 // the server log at will can fill a disk or, with a slow log sink, stall
 // the server; within the budget every line is logged, beyond it lines are
 // counted and a msg=suppressed line reports them at most once a second.
@@ -17,6 +19,7 @@ type peerLog struct {
 	bucket     *game.TokenBucket // nil: no bound
 	pending    uint64            // suppressed since the last report
 	lastReport time.Time
+	sessSeen   uint64 // the session package's suppressed lines already reported
 }
 
 func newPeerLog(rate float64) peerLog {
@@ -41,13 +44,15 @@ func (s *Server) peerLog(level slog.Level, msg string, attrs ...any) {
 }
 
 // reportSuppressed logs how many peer lines were suppressed since the last
-// report, if any, at most once a second. The sweep calls it; Shutdown
-// calls it with force.
+// report (the game's and the session package's), if any, at most once a
+// second. The tick calls it; Shutdown calls it with force.
 func (s *Server) reportSuppressed(now time.Time, force bool) {
 	pl := &s.plog
-	if pl.pending == 0 || (!force && now.Sub(pl.lastReport) < time.Second) {
+	sess := s.sess.Stats().LogSuppressed
+	pending := pl.pending + sess - pl.sessSeen
+	if pending == 0 || (!force && now.Sub(pl.lastReport) < time.Second) {
 		return
 	}
-	s.log.Warn("suppressed", "lines", pl.pending, "total", s.stats.LogsSuppressed, "limit_per_s", s.cfg.PeerLogRate)
-	pl.pending, pl.lastReport = 0, now
+	s.log.Warn("suppressed", "lines", pending, "total", s.stats.LogsSuppressed+sess, "limit_per_s", s.cfg.PeerLogRate)
+	pl.pending, pl.sessSeen, pl.lastReport = 0, sess, now
 }

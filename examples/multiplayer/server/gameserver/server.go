@@ -1,7 +1,6 @@
 package gameserver
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,32 +8,25 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/threadedselect/reactor/core"
-	"github.com/threadedselect/reactor/core/framing"
+	"github.com/threadedselect/reactor/core/session"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 )
 
-// Reasons a client is disconnected. Each matches core.ErrBadInput or
-// core.ErrTimeout as well, so errors.Is works with either.
+// Reasons a client is disconnected. Each matches core.ErrBadInput, so
+// errors.Is works with either.
 var (
-	// ErrProtocol: a message that is malformed, of an unknown type, or not
-	// expected in the connection's state (say an Input before Hello).
+	// ErrProtocol: a message that is malformed, or an input for another
+	// player.
 	ErrProtocol = fmt.Errorf("%w: protocol violation", core.ErrBadInput)
-	// ErrFlood: inputs or pings beyond the rate limit (see Config).
+	// ErrFlood: inputs beyond the rate limit (see Config).
 	ErrFlood = fmt.Errorf("%w: flood", core.ErrBadInput)
-	// ErrHandshakeTimeout: no Hello within Config.HandshakeTimeout.
-	ErrHandshakeTimeout = fmt.Errorf("%w: no hello", core.ErrTimeout)
-	// ErrIdleTimeout: nothing received within Config.IdleTimeout.
-	ErrIdleTimeout = fmt.Errorf("%w: idle", core.ErrTimeout)
 	// ErrSlowClient: the client did not read what it was sent for
 	// Config.SlowClientTimeout, or let far too much pile up.
 	ErrSlowClient = errors.New("gameserver: client not reading")
-	// ErrTooManyConns: refused at accept, Config.MaxConns are open.
-	ErrTooManyConns = errors.New("gameserver: too many connections")
-	// ErrShuttingDown: refused at accept, the server is shutting down.
-	ErrShuttingDown = errors.New("gameserver: shutting down")
 )
 
 // The leave reasons of the msg=leave log line.
@@ -68,49 +60,52 @@ type Stats struct {
 	InputsDropped uint64 // inputs over the rate or burst applied, or the world's queue
 	InputsStale   uint64 // inputs with an old sequence number
 
-	UDPBinds    uint64 // valid UDPBinds that bound a new address
-	UDPRejected uint64 // datagrams ignored: not a valid UDPBind
+	UDPRejected uint64 // datagrams ignored (session.ServerStats.BadDatagrams)
 
 	Joins, Leaves, Rejects, Drops uint64
 	SlowDrops                     uint64 // players dropped with reason=slow
-	LogsSuppressed                uint64 // peer log lines not logged (Config.PeerLogRate)
+	LogsSuppressed                uint64 // peer log lines not logged (Config.PeerLogRate), the session package's included
+}
+
+// player is the game's state of one session (session.Peer.Data).
+type player struct {
+	p        *session.Peer
+	id       uint16
+	name     string
+	nameKey  string // see names.go
+	addr     string
+	inputs   inputLimit
+	backedUp time.Time // since when its unsent data is above the bound; zero: not
+	slow     bool      // kicked for not reading
 }
 
 // Server is the authoritative game server: it owns a game.World, ticks it at
-// a fixed rate, and talks to clients over TCP and UDP. See the package
-// documentation for the protocol and the limits.
+// a fixed rate, and talks to clients through package core/session (TCP, and
+// UDP for snapshots). See the package documentation for the protocol and
+// the limits.
 type Server struct {
 	r     *core.Reactor
 	cfg   Config
 	log   *slog.Logger
 	world *game.World
 	dt    time.Duration
+	sess  *session.Server
 
-	port *core.Port
-	udp  *core.UDPPort
-
-	conns   map[*conn]struct{}        // every open connection
-	players []*conn                   // joined players, by increasing id
-	addrs   map[netip.Prefix]*addrUse // per-address counts (addrlimit.go)
-	names   map[string]*conn          // players by name key (names.go)
+	players []*player          // joined players, by increasing id
+	names   map[string]*player // players by name key (names.go)
 
 	started    bool
 	closing    bool
-	closedCh   chan struct{} // closed when Shutdown has closed every connection
+	closedCh   <-chan struct{}
 	nextTick   time.Time
 	tickTimer  *core.DelayedCall
-	sweepTimer *core.DelayedCall
 	statsTimer *core.DelayedCall
 	tickFn     func()
-	sweepFn    func()
 	statsFn    func()
 
-	// Buffers reused on every tick and message (one main thread, so one
-	// set is enough).
+	// Buffers reused on every tick (one main thread, so one set is enough).
 	states []game.PlayerState
-	snap   []byte // snapshot frame: payload at snapHead, prefix just before
-	msg    []byte // payload of a control message
-	frame  []byte // framed control message(s)
+	snap   []byte
 	kicks  []slowKick
 
 	plog peerLog
@@ -120,9 +115,6 @@ type Server struct {
 	sorted     []time.Duration
 	lastCore   core.Stats
 	lastStatAt time.Time
-
-	epoch      time.Time // the server's Pings carry the time since then
-	lastPingAt time.Time // when the players were last pinged
 }
 
 // maxUnread bounds what core reads from one connection ahead of the main
@@ -131,10 +123,6 @@ type Server struct {
 // instead of costing the server memory.
 const maxUnread = 64 << 10
 
-// snapHead is where a snapshot payload starts in Server.snap: room for its
-// length prefix (at most 2 bytes for MaxSnapshotBytes) in front.
-const snapHead = binary.MaxVarintLen16
-
 // New makes a server on r and starts listening: TCP on cfg.Addr and, unless
 // disabled, UDP on the same host and port number (if that UDP port cannot be
 // had, the server logs it and runs without UDP). The simulation starts when
@@ -142,49 +130,6 @@ const snapHead = binary.MaxVarintLen16
 // calls Shutdown, so stopping the reactor says goodbye to every client.
 // Call it on r's main thread, or before r starts.
 func New(r *core.Reactor, cfg Config) (*Server, error) {
-	s, err := newServer(r, cfg)
-	if err != nil {
-		return nil, err
-	}
-	opts := s.connOptions()
-	if s.cfg.TLS != nil {
-		s.port, err = r.ListenTLS(s.cfg.Addr, s.cfg.TLS, core.FactoryFunc(s.buildProtocol), opts...)
-	} else {
-		s.port, err = r.ListenTCP(s.cfg.Addr, core.FactoryFunc(s.buildProtocol), opts...)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("gameserver: listen: %w", err)
-	}
-	if !s.cfg.DisableUDP {
-		udpAddr := s.port.Addr().String()
-		s.udp, err = r.ListenUDP(udpAddr, udpProtocol{s})
-		if err != nil {
-			s.log.Warn("udp unavailable, snapshots go over tcp", "addr", udpAddr, "err", err)
-			s.udp = nil
-		}
-	}
-	fail := func(err error) (*Server, error) {
-		_ = s.port.StopListening()
-		s.closeUDP()
-		return nil, fmt.Errorf("gameserver: %w", err)
-	}
-	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, s.Shutdown); err != nil {
-		return fail(err)
-	}
-	if _, err := r.CallWhenRunning(s.start); err != nil {
-		return fail(err)
-	}
-	attrs := []any{"addr", s.port.Addr().String(), "tick", s.cfg.TickRate, "max_players", s.cfg.MaxPlayers}
-	if s.udp != nil {
-		attrs = append(attrs, "udp", s.udp.LocalAddr().String())
-	}
-	s.log.Info("listening", attrs...)
-	return s, nil
-}
-
-// newServer makes a server that is not listening yet (unit tests feed it
-// connections themselves).
-func newServer(r *core.Reactor, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -195,31 +140,71 @@ func newServer(r *core.Reactor, cfg Config) (*Server, error) {
 		log:   cfg.Logger,
 		world: game.NewWorld(game.WorldConfig{TickRate: uint8(cfg.TickRate), MaxPlayers: cfg.MaxPlayers}),
 		dt:    time.Duration(float64(time.Second) / float64(cfg.TickRate)),
-		conns: make(map[*conn]struct{}),
-		addrs: make(map[netip.Prefix]*addrUse),
-		names: make(map[string]*conn),
+		names: make(map[string]*player),
 		plog:  newPeerLog(cfg.PeerLogRate),
-		snap:  make([]byte, snapHead+game.MaxSnapshotBytes),
-		msg:   make([]byte, 0, 256),
-		frame: make([]byte, 0, 1024),
+		snap:  make([]byte, 0, game.MaxSnapshotBytes),
 	}
-	s.tickFn, s.sweepFn, s.statsFn = s.tick, s.sweep, s.logStats
-	s.epoch = r.Now()
+	s.tickFn, s.statsFn = s.tick, s.logStats
+	// The session package adds core.WithLinger(cfg.Linger) itself.
+	opts := append([]core.ListenOption{core.WithMaxUnread(maxUnread)}, sendBufferOption(cfg.SendBuffer)...)
+	opts = append(opts, cfg.ListenOptions...)
+	s.sess, err = session.Listen(r, session.ServerConfig{
+		Addr:               cfg.Addr,
+		App:                game.App,
+		UDP:                !cfg.DisableUDP,
+		TLS:                cfg.TLS,
+		MaxSessions:        cfg.MaxPlayers,
+		MaxConns:           cfg.MaxConns,
+		MaxConnsPerAddr:    cfg.MaxConnsPerAddr,
+		MaxSessionsPerAddr: cfg.MaxPlayersPerAddr,
+		AddrLimitExempt:    cfg.AddrLimitExempt,
+		HandshakeTimeout:   cfg.HandshakeTimeout,
+		IdleTimeout:        cfg.IdleTimeout,
+		PongTimeout:        cfg.SlowClientTimeout + serverPingInterval,
+		Grace:              cfg.Grace,
+		MaxMessage:         cfg.MaxMessage,
+		MaxDatagram:        game.MaxSnapshotBytes,
+		Linger:             cfg.Linger,
+		WelcomeData:        game.AppendWelcomeData(nil, uint8(cfg.TickRate)),
+		LogRate:            cfg.PeerLogRate,
+		Logger:             cfg.Logger,
+		ListenOptions:      opts,
+		Accept:             s.accept,
+		OnJoin:             s.joined,
+		OnResume:           s.resumed,
+		OnLeave:            s.left,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gameserver: listen: %w", err)
+	}
+	if err := s.sess.Handle(byte(game.MsgInput), s.input); err != nil {
+		return nil, fmt.Errorf("gameserver: %w", err)
+	}
+	fail := func(err error) (*Server, error) {
+		<-s.sess.LoseAll("server failed to start") // no connection yet: closed at once
+		return nil, fmt.Errorf("gameserver: %w", err)
+	}
+	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, s.Shutdown); err != nil {
+		return fail(err)
+	}
+	if _, err := r.CallWhenRunning(s.start); err != nil {
+		return fail(err)
+	}
+	attrs := []any{"addr", s.sess.Addr().String(), "tick", cfg.TickRate, "max_players", cfg.MaxPlayers}
+	if u := s.sess.UDPAddr(); u.IsValid() {
+		attrs = append(attrs, "udp", u.String())
+	}
+	s.log.Info("listening", attrs...)
 	return s, nil
 }
 
 // Addr is the TCP address the server listens on (with the port picked when
-// Config.Addr asked for port 0). Safe from any goroutine.
-func (s *Server) Addr() net.Addr { return s.port.Addr() }
+// Config.Addr asked for port 0).
+func (s *Server) Addr() net.Addr { return s.sess.Addr() }
 
 // UDPAddr is the address of the UDP port, or the zero AddrPort when the
 // server runs without UDP.
-func (s *Server) UDPAddr() netip.AddrPort {
-	if s.udp == nil {
-		return netip.AddrPort{}
-	}
-	return s.udp.LocalAddr()
-}
+func (s *Server) UDPAddr() netip.AddrPort { return s.sess.UDPAddr() }
 
 // TickRate is the server's simulation rate in ticks per second.
 func (s *Server) TickRate() int { return s.cfg.TickRate }
@@ -227,12 +212,10 @@ func (s *Server) TickRate() int { return s.cfg.TickRate }
 // Stats returns the server's counters. Main thread.
 func (s *Server) Stats() Stats {
 	st := s.stats
-	st.Players, st.Conns = len(s.players), len(s.conns)
-	for _, c := range s.players {
-		if c.udpAddr.IsValid() {
-			st.UDPClients++
-		}
-	}
+	ss := s.sess.Stats()
+	st.Players, st.Conns, st.UDPClients = len(s.players), ss.Conns, ss.UDPBound
+	st.UDPRejected, st.Rejects, st.Drops = ss.BadDatagrams, ss.Refused, ss.Drops
+	st.LogsSuppressed += ss.LogSuppressed
 	return st
 }
 
@@ -245,8 +228,7 @@ func (s *Server) Players(dst []game.PlayerState) []game.PlayerState {
 // Tick returns the number of simulation ticks run so far. Main thread.
 func (s *Server) Tick() uint32 { return s.world.CurrentTick() }
 
-// start runs when the reactor runs: it arms the tick, the sweep of
-// deadlines and the stats line.
+// start runs when the reactor runs: it arms the tick and the stats line.
 func (s *Server) start() {
 	if s.started || s.closing {
 		return
@@ -256,17 +238,156 @@ func (s *Server) start() {
 	s.nextTick = now.Add(s.dt)
 	s.lastStatAt, s.lastCore = now, s.r.Stats()
 	s.tickTimer, _ = s.r.CallLater(s.dt, s.tickFn)
-	s.sweepTimer, _ = s.r.CallLater(s.sweepInterval(), s.sweepFn)
 	if s.cfg.StatsInterval > 0 {
 		s.statsTimer, _ = s.r.CallLater(s.cfg.StatsInterval, s.statsFn)
 	}
 }
 
-// sweepInterval is how often deadlines are checked: a tenth of the shorter
-// one, between 10 and 250 ms.
-func (s *Server) sweepInterval() time.Duration {
-	d := min(s.cfg.HandshakeTimeout, s.cfg.IdleTimeout, s.cfg.SlowClientTimeout) / 10
-	return min(max(d, 10*time.Millisecond), 250*time.Millisecond)
+// accept is session.ServerConfig.Accept: it refuses a bad name, a name in
+// use, or a full world, else adds the player to the world.
+func (s *Server) accept(p *session.Peer, hello []byte) error {
+	name := string(hello)
+	reason, key := checkName(name)
+	if reason != "" {
+		return errors.New(reason)
+	}
+	if s.names[key] != nil {
+		return errors.New("name in use: too like a connected player's name")
+	}
+	id := uint16(p.ID())
+	if err := s.world.Join(id); err != nil {
+		return errors.New("server full")
+	}
+	pl := &player{p: p, id: id, name: name, nameKey: key}
+	p.Data = pl
+	s.names[key] = pl
+	i, _ := slices.BinarySearchFunc(s.players, id, func(q *player, id uint16) int { return int(q.id) - int(id) })
+	s.players = slices.Insert(s.players, i, pl)
+	return nil
+}
+
+// joined is session.ServerConfig.OnJoin: the newcomer learns everybody's
+// name, and everybody the newcomer's.
+func (s *Server) joined(p *session.Peer) {
+	pl := p.Data.(*player)
+	pl.addr = p.Addr().String() // set once welcomed
+	pl.inputs = newInputLimit(&s.cfg, s.r.Now())
+	s.stats.Joins++
+	s.sendNames(p)
+	info := game.AppendPlayerInfo(s.sess.Begin(byte(game.MsgPlayerInfo))[:0], game.PlayerInfo{ID: pl.id, Name: pl.name})
+	for _, q := range s.players {
+		if q != pl {
+			_ = q.p.Send(info)
+		}
+	}
+	s.peerLog(slog.LevelInfo, "join", "player", pl.id, "name", pl.name, "addr", pl.addr)
+}
+
+// resumed is session.ServerConfig.OnResume: the client is told everybody's
+// name again (it may have missed changes while away).
+func (s *Server) resumed(p *session.Peer) {
+	pl := p.Data.(*player)
+	pl.addr, pl.backedUp = p.Addr().String(), time.Time{}
+	s.sendNames(p)
+}
+
+// sendNames sends p a PlayerInfo for every player, p's own included.
+func (s *Server) sendNames(p *session.Peer) {
+	for _, q := range s.players {
+		_ = p.Send(game.AppendPlayerInfo(s.sess.Begin(byte(game.MsgPlayerInfo))[:0], game.PlayerInfo{ID: q.id, Name: q.name}))
+	}
+}
+
+// left is session.ServerConfig.OnLeave: the player leaves the world, the
+// others are told, and the leave is logged with its reason.
+func (s *Server) left(p *session.Peer, err error) {
+	pl, ok := p.Data.(*player)
+	if !ok {
+		return
+	}
+	if s.names[pl.nameKey] == pl {
+		delete(s.names, pl.nameKey)
+	}
+	s.world.Remove(pl.id)
+	if i := slices.Index(s.players, pl); i >= 0 {
+		s.players = slices.Delete(s.players, i, i+1)
+	}
+	s.stats.Leaves++
+	if !s.closing {
+		left := game.AppendPlayerLeft(s.sess.Begin(byte(game.MsgPlayerLeft))[:0], game.PlayerLeft{ID: pl.id})
+		for _, q := range s.players {
+			_ = q.p.Send(left)
+		}
+	}
+	reason := classify(pl, err)
+	if reason == ReasonSlow && !pl.slow {
+		s.stats.SlowDrops++ // not reading (session.ErrNotReading); checkBackpressure counts its own
+	}
+	attrs := []any{"player", pl.id, "name", pl.name, "addr", pl.addr, "reason", reason}
+	level := slog.LevelInfo
+	if reason == ReasonTimeout || reason == ReasonError || reason == ReasonSlow {
+		attrs = append(attrs, "detail", detail(err))
+	}
+	if reason == ReasonError || reason == ReasonSlow {
+		level = slog.LevelWarn
+	}
+	s.peerLog(level, "leave", attrs...)
+}
+
+// classify turns the reason a session ended into a leave reason.
+func classify(pl *player, err error) string {
+	switch {
+	case pl.slow, errors.Is(err, session.ErrNotReading):
+		return ReasonSlow
+	case errors.Is(err, session.ErrQuit):
+		return ReasonQuit
+	case errors.Is(err, session.ErrServerShutdown), errors.Is(err, core.ErrShutdown):
+		return ReasonShutdown
+	case errors.Is(err, core.ErrTimeout), errors.Is(err, session.ErrGraceExpired):
+		return ReasonTimeout
+	}
+	return ReasonError
+}
+
+// detail is the detail attribute of a leave line.
+func detail(err error) string {
+	var bye *session.ByeError
+	if errors.As(err, &bye) && bye.Text != "" {
+		return bye.Reason.String() + ": " + bye.Text
+	}
+	return err.Error()
+}
+
+// input handles an Input message: it judges it (see inputLimit) and queues
+// it in the world. An error kicks the client, with the error's text.
+func (s *Server) input(p *session.Peer, payload []byte) error {
+	pl := p.Data.(*player)
+	in, err := game.DecodeInput(payload)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if in.PlayerID != pl.id {
+		return fmt.Errorf("%w: input for player %d from player %d: %w", ErrProtocol, in.PlayerID, pl.id, game.ErrWrongPlayer)
+	}
+	apply, err := pl.inputs.check(&s.cfg, in, s.r.Now())
+	if err != nil {
+		return err
+	}
+	if !apply {
+		s.stats.InputsDropped++
+		return nil
+	}
+	switch err := s.world.Apply(pl.id, in); err {
+	case nil:
+		s.stats.InputsApplied++
+	case game.ErrInputQueueFull:
+		s.stats.InputsDropped++
+	case game.ErrStaleInput:
+		s.stats.InputsStale++
+	default:
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return nil
 }
 
 // tick runs the simulation on the reactor's clock: every tick due since the
@@ -295,7 +416,7 @@ func (s *Server) tick() {
 		s.stats.Ticks += uint64(ran)
 		s.stats.TicksLate += uint64(ran - 1)
 		s.checkBackpressure(now)
-		s.sendSnapshots(now)
+		s.sendSnapshots()
 		took := time.Since(began)
 		if len(s.tickTimes) < 4096 {
 			s.tickTimes = append(s.tickTimes, took)
@@ -304,36 +425,40 @@ func (s *Server) tick() {
 			s.cfg.TickObserver(took)
 		}
 	}
+	s.reportSuppressed(now, false)
 	s.tickTimer, _ = s.r.CallLater(s.nextTick.Sub(s.r.Now()), s.tickFn)
 }
 
-// sendSnapshots sends the current world to every player: over UDP to those
-// bound, over TCP to the others (skipping clients that are backed up, see
-// checkBackpressure). The players are gathered once; only LastInput differs
-// per client.
-func (s *Server) sendSnapshots(now time.Time) {
+// sendSnapshots sends the current world to every connected player: over UDP
+// to those bound, over TCP to the others (skipping clients that are backed
+// up, see checkBackpressure). The players are gathered once; only LastInput
+// differs per client.
+func (s *Server) sendSnapshots() {
 	s.states = s.world.Players(s.states[:0])
 	tick := s.world.CurrentTick()
-	for _, c := range s.players {
-		if c.state != statePlaying {
+	for _, pl := range s.players {
+		p := pl.p
+		if !p.Connected() {
 			continue
 		}
-		viaUDP := s.udp != nil && c.udpAddr.IsValid()
-		if !viaUDP && !c.backedUp.IsZero() {
+		viaUDP := p.UDPBound()
+		if !viaUDP && !pl.backedUp.IsZero() {
 			s.stats.SnapshotsSkipped++ // superseded next tick anyway
 			continue
 		}
-		snap := game.Snapshot{Tick: tick, LastInput: s.world.LastInput(c.id), Players: s.states}
+		snap := game.Snapshot{Tick: tick, LastInput: s.world.LastInput(pl.id), Players: s.states}
 		for first := true; first || len(snap.Players) > 0; first = false {
-			frame, n := s.frameSnapshot(snap)
-			if viaUDP {
-				if err := s.udp.WriteTo(frame, c.udpAddr); err != nil {
+			var n int
+			s.snap, n = game.AppendSnapshot(s.snap[:0], snap)
+			switch {
+			case viaUDP:
+				if p.SendUnreliable(s.snap) != nil {
 					s.stats.UDPDropped++
 				} else {
 					s.stats.SnapshotsUDP++
 				}
-			} else {
-				_, _ = c.t.Write(frame)
+			default:
+				_ = p.Send(s.snap)
 				s.stats.SnapshotsTCP++
 			}
 			if n == 0 {
@@ -342,48 +467,6 @@ func (s *Server) sendSnapshots(now time.Time) {
 			snap.Players = snap.Players[n:]
 		}
 	}
-}
-
-// frameSnapshot encodes as many players of m as fit into s.snap, with the
-// length prefix written just before the payload so that nothing is copied,
-// and returns the frame and how many players it holds.
-func (s *Server) frameSnapshot(m game.Snapshot) ([]byte, int) {
-	payload, n := game.AppendSnapshot(s.snap[snapHead:snapHead], m)
-	var pre [binary.MaxVarintLen16]byte
-	k := binary.PutUvarint(pre[:], uint64(len(payload)))
-	start := snapHead - k
-	copy(s.snap[start:], pre[:k])
-	return s.snap[start : snapHead+len(payload)], n
-}
-
-// sweep enforces the handshake and idle deadlines, and pings the players
-// to see that they read (checkReading).
-func (s *Server) sweep() {
-	s.sweepTimer = nil
-	if s.closing {
-		return
-	}
-	now := s.r.Now()
-	pingNow := now.Sub(s.lastPingAt) >= serverPingInterval
-	for c := range s.conns { // deleting from a map while ranging is allowed
-		switch c.state {
-		case stateHandshake:
-			if now.Sub(c.since) >= s.cfg.HandshakeTimeout {
-				c.kick(ReasonTimeout, fmt.Errorf("%w within %v", ErrHandshakeTimeout, s.cfg.HandshakeTimeout))
-			}
-		case statePlaying:
-			if now.Sub(c.lastRecv) >= s.cfg.IdleTimeout {
-				c.dismiss(ReasonTimeout, fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, s.cfg.IdleTimeout))
-			} else {
-				s.checkReading(c, now, pingNow)
-			}
-		}
-	}
-	if pingNow {
-		s.lastPingAt = now
-	}
-	s.reportSuppressed(now, false)
-	s.sweepTimer, _ = s.r.CallLater(s.sweepInterval(), s.sweepFn)
 }
 
 // logStats logs the stats line and re-arms itself.
@@ -445,8 +528,9 @@ func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Millisecond)*1000) / 1000
 }
 
-// Shutdown stops the server: it stops listening and ticking, sends Shutdown
-// to every player, closes every connection once what is queued is sent, and
+// Shutdown stops the server: it stops listening and ticking, and ends
+// every session (session.Server.LoseAll: a Bye saying the server shuts
+// down, then the connection closes once what is queued is sent), and
 // returns a channel closed when every connection is gone. Connections still
 // open Config.Linger later are aborted, so the channel is always closed in
 // bounded time. Calling it again returns the same channel.
@@ -456,104 +540,35 @@ func (s *Server) Shutdown() <-chan struct{} {
 		return s.closedCh
 	}
 	s.closing = true
-	s.closedCh = make(chan struct{})
-	if s.port != nil {
-		_ = s.port.StopListening()
-	}
-	s.closeUDP()
-	for _, t := range []**core.DelayedCall{&s.tickTimer, &s.sweepTimer, &s.statsTimer} {
+	for _, t := range []**core.DelayedCall{&s.tickTimer, &s.statsTimer} {
 		if *t != nil {
 			_ = (*t).Cancel()
 			*t = nil
 		}
 	}
 	s.reportSuppressed(s.r.Now(), true)
-	s.log.Info("shutting down", "players", len(s.players), "conns", len(s.conns))
-	shutdown := s.frameMsg(game.AppendShutdown(s.msg[:0], game.Shutdown{}))
-	// Copy: losing a connection can call ConnectionLost right away, which
-	// changes s.conns and s.players.
-	all := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		all = append(all, c)
-	}
-	for _, c := range all {
-		if c.state == statePlaying {
-			_, _ = c.t.Write(shutdown)
-		}
-		if c.leaveReason == "" {
-			c.leaveReason = ReasonShutdown
-		}
-		c.closeAfterFlush()
-	}
-	s.checkClosed()
+	st := s.sess.Stats()
+	s.log.Info("shutting down", "players", len(s.players), "conns", st.Conns)
+	s.closedCh = s.sess.LoseAll(shutdownReason)
 	return s.closedCh
 }
 
-// checkClosed closes the Shutdown channel once the last connection is gone.
-func (s *Server) checkClosed() {
-	if !s.closing || len(s.conns) > 0 || s.closedCh == nil {
-		return
-	}
-	select {
-	case <-s.closedCh:
-		return
-	default:
-	}
-	close(s.closedCh)
+// shutdownReason is what clients are told when the server stops.
+const shutdownReason = "server shutting down"
+
+// kickText is the text of a kick for err, without core's prefix.
+func kickText(err error) string {
+	return strings.TrimPrefix(err.Error(), core.ErrBadInput.Error()+": ")
 }
 
-func (s *Server) closeUDP() {
-	if s.udp != nil {
-		_ = s.udp.Close()
+// Kick ends player id's session: its client is told reason (and does not
+// reconnect), and the leave is logged with reason=error. It reports whether
+// there was such a player. Main thread.
+func (s *Server) Kick(id uint16, reason string) bool {
+	p := s.sess.Peer(uint32(id))
+	if p == nil {
+		return false
 	}
-}
-
-// frameMsg frames a control payload into s.frame and returns the frame,
-// valid until the next call.
-func (s *Server) frameMsg(payload []byte) []byte {
-	s.frame = framing.Append(s.frame[:0], payload)
-	return s.frame
-}
-
-// playerByID returns the joined player with that id, or nil.
-func (s *Server) playerByID(id uint16) *conn {
-	i, ok := slices.BinarySearchFunc(s.players, id, func(c *conn, id uint16) int { return int(c.id) - int(id) })
-	if !ok {
-		return nil
-	}
-	return s.players[i]
-}
-
-// logDrop logs the end of a connection that never joined, within the
-// peer-log budget.
-func (s *Server) logDrop(addr, reason string, err error) {
-	s.stats.Drops++
-	s.peerLog(slog.LevelWarn, "drop", "addr", addr, "reason", reason, "detail", err.Error())
-}
-
-// buildProtocol is the TCP factory: it refuses connections beyond MaxConns,
-// beyond twice MaxConnsPerAddr from one address, or during shutdown, and
-// frames the others for a conn (which refuses with a Reject those beyond
-// MaxConnsPerAddr).
-func (s *Server) buildProtocol(remote net.Addr) (core.Protocol, error) {
-	addr := fmt.Sprint(remote)
-	if s.closing {
-		return nil, ErrShuttingDown
-	}
-	if len(s.conns) >= s.cfg.MaxConns {
-		s.logDrop(addr, ReasonError, fmt.Errorf("%w: %d open", ErrTooManyConns, len(s.conns)))
-		return nil, ErrTooManyConns
-	}
-	c := &conn{s: s, addr: addr}
-	if ta, ok := remote.(*net.TCPAddr); ok {
-		c.ip = ta.AddrPort().Addr().Unmap()
-	}
-	c.key, c.limited = addrKey(c.ip), s.limited(c.ip)
-	refuse, err := s.admitConn(c)
-	if err != nil {
-		s.logDrop(addr, ReasonError, err)
-		return nil, err
-	}
-	c.refuse = refuse
-	return framing.NewProtocol(c, s.cfg.MaxMessage), nil
+	p.Kick(reason)
+	return true
 }

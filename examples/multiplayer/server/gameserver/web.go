@@ -27,7 +27,7 @@ func (s *Server) WebSocketHandler(o *ws.Options) http.Handler {
 		// than what it wrote at once.
 		opts.MaxMessage = 16 << 10
 	}
-	return ws.Handler(s.r, core.FactoryFunc(s.buildProtocol), &opts)
+	return ws.Handler(s.r, s.sess.Factory(), &opts)
 }
 
 // connOptions are the options of every connection: the linger, how much
