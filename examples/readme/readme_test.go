@@ -91,18 +91,25 @@ func TestREADMEEchoRuns(t *testing.T) {
 	bin := build(t, 0, echo)
 	cmd := exec.Command(bin)
 	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var c net.Conn
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		if c, err = net.Dial("tcp", "127.0.0.1:7000"); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the server to listen
+	// The snippet says where it listens once it does.
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatal("the echo snippet printed nothing")
 	}
+	first := lines.Text()
+	i := strings.Index(first, "listening on ")
+	if i < 0 {
+		t.Fatalf("first line %q", first)
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimSpace(first[i+len("listening on "):]), 10*time.Second)
 	if err != nil {
 		t.Fatalf("the echo snippet does not listen: %v", err)
 	}
