@@ -74,6 +74,16 @@
 //	IReadDescriptor/IWriteDescriptor          ReadDescriptor/WriteDescriptor
 //	ReactorNotRunning / AlreadyRunning / NotRestartable  ErrNotRunning / ErrAlreadyRunning / ErrNotRestartable
 //	AlreadyCalled / AlreadyCancelled          ErrAlreadyCalled / ErrAlreadyCancelled
+//	task.LoopingCall(f).start(i, now=False)   (*Reactor).CallEvery -> *DelayedCall
+//
+// The calls a program makes for their effect return only their handle, so
+// the common call needs no error check: CallWhenRunning, CallEvery and
+// OnShutdown (AddSystemEventTrigger's common case). A misuse of one of them
+// (a nil function, an interval that is not positive, a call once it could
+// never run) does nothing and is logged at Error level through the
+// reactor's logger, with an error matching ErrInvalidArgument or
+// ErrPhaseOver. The general calls, AddSystemEventTrigger among them,
+// return their errors.
 //
 // # Transports: two implementations, chosen per connection
 //

@@ -208,9 +208,7 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 	g.simChanged()
 	g.screen.status = ^netclient.Status(0) // no text made yet: the first Update makes it
 	g.shot = newScreenshotter(opts.shot, r, log)
-	if _, err := r.CallWhenRunning(g.connect); err != nil {
-		return nil, err
-	}
+	r.CallWhenRunning(g.connect)
 	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, g.tp.trigger(g.goodbye)); err != nil {
 		g.tp.close(log)
 		return nil, err
