@@ -191,7 +191,7 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 		tp.close(log)
 		return nil, err
 	}
-	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log, tp: tp}
+	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log, tp: tp, hud: hudLine{ws: opts.ws != ""}}
 	if g.tp.player != nil {
 		g.tp.player.Attach(r)
 		g.net, g.tp.tape = g.tp.player, g.tp.player
