@@ -54,9 +54,9 @@ func TestWebSocketCloseReasons(t *testing.T) {
 					var tick *core.DelayedCall
 					p.made = func(tr core.Transport) {
 						snapshot := make([]byte, 200)
-						tick = r.CallEvery(time.Millisecond, func() { tr.Write(snapshot) })
+						tick = r.CallEvery(time.Millisecond, func() { _, _ = tr.Write(snapshot) })
 					}
-					p.lost = func(err error) { tick.Cancel(); lost <- err }
+					p.lost = func(err error) { _ = tick.Cancel(); lost <- err }
 					return p, nil
 				})
 				srv := httptest.NewServer(ws.Handler(r, f, nil))
@@ -120,7 +120,7 @@ func TestWebSocketServerCloseIsCleanForDialer(t *testing.T) {
 			srvLost := make(chan error, conns)
 			f := core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
 				p := &proto{}
-				p.data = func([]byte) { p.t.LoseConnection() }
+				p.data = func([]byte) { _ = p.t.LoseConnection() }
 				p.lost = func(err error) { srvLost <- err }
 				return p, nil
 			})
@@ -134,9 +134,9 @@ func TestWebSocketServerCloseIsCleanForDialer(t *testing.T) {
 					var tick *core.DelayedCall
 					p.made = func(tr core.Transport) {
 						input := make([]byte, 16)
-						tick = r.CallEvery(time.Millisecond, func() { tr.Write(input) })
+						tick = r.CallEvery(time.Millisecond, func() { _, _ = tr.Write(input) })
 					}
-					p.lost = func(err error) { tick.Cancel(); lost <- err }
+					p.lost = func(err error) { _ = tick.Cancel(); lost <- err }
 					return p, nil
 				},
 				Failed: func(err error) { lost <- err },
@@ -163,11 +163,65 @@ func TestWebSocketServerCloseIsCleanForDialer(t *testing.T) {
 					t.Fatalf("%d of %d client connections lost", i, conns)
 				}
 				select {
-				case <-srvLost:
+				case err := <-srvLost:
+					if !errors.Is(err, core.ErrConnectionDone) {
+						t.Fatalf("server connection %d lost with %v; want ErrConnectionDone (it closed itself)", i, err)
+					}
 				case <-deadline:
 					t.Fatalf("%d of %d server connections lost", i, conns)
 				}
 			}
 		})
+	}
+}
+
+// TestWebSocketRefusedByFactory: a connection the factory refuses gets a
+// close frame (StatusNormalClosure), sent off the main thread, which meanwhile
+// keeps running (a thread call made after the refusal runs before the
+// peer answers the close).
+func TestWebSocketRefusedByFactory(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	r, err := core.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan struct{})
+	f := core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+		close(refused)
+		return nil, errors.New("no room")
+	})
+	srv := httptest.NewServer(ws.Handler(r, f, nil))
+	defer srv.Close()
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run() }()
+	defer func() {
+		_ = r.CallFromThread(func() { _ = r.Stop() })
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	<-refused
+	// The server's close frame is waiting; the peer has not answered it
+	// (it answers when it reads). The main thread is free all the same.
+	mainFree := make(chan struct{})
+	if err := r.CallFromThread(func() { close(mainFree) }); err != nil {
+		t.Fatal(err)
+	}
+	// A close on the main thread would block it until coder/websocket gives
+	// up waiting for the answer, after 5 s.
+	select {
+	case <-mainFree:
+	case <-time.After(2500 * time.Millisecond):
+		t.Fatal("the main thread is blocked by the refused connection's close")
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("refused connection: read %v; want a close with StatusNormalClosure", err)
 	}
 }

@@ -32,7 +32,7 @@ func TestWebSocketDialTLSPrivateCA(t *testing.T) {
 	}
 	echo := core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
 		p := &proto{}
-		p.data = func(b []byte) { p.t.Write(b) }
+		p.data = func(b []byte) { _, _ = p.t.Write(b) }
 		return p, nil
 	})
 	srv := httptest.NewUnstartedServer(ws.Handler(r, echo, nil))
@@ -48,11 +48,11 @@ func TestWebSocketDialTLSPrivateCA(t *testing.T) {
 	trusted := core.ClientFuncs{
 		Build: func(net.Addr) (core.Protocol, error) {
 			p := &proto{}
-			p.made = func(tr core.Transport) { tr.Write([]byte("over wss")) }
+			p.made = func(tr core.Transport) { _, _ = tr.Write([]byte("over wss")) }
 			p.data = func(b []byte) {
 				got = append(got, b...)
 				if len(got) == len("over wss") {
-					p.t.LoseConnection()
+					_ = p.t.LoseConnection()
 				}
 			}
 			p.lost = func(err error) {
@@ -77,8 +77,7 @@ func TestWebSocketDialTLSPrivateCA(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		_ = r.CallFromThread(func() { _ = r.Stop() })
-		<-ran
-		t.Fatal("timeout")
+		t.Fatalf("timeout (then Run returned %v)", <-ran)
 	}
 	if string(got) != "over wss" || !errors.Is(trustedLost, core.ErrConnectionDone) {
 		t.Fatalf("over wss with the CA trusted: echoed %q, lost with %v", got, trustedLost)

@@ -84,24 +84,27 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 		if o != nil {
 			opts = o.Conn
 		}
+		// refuse closes a connection the reactor did not take, off the main
+		// thread: the close handshake waits for the peer.
+		refuse := func() { go func() { _ = nc.Close() }() }
 		adopt := func() {
 			p, err := f.BuildProtocol(nc.RemoteAddr())
 			if err != nil || p == nil {
-				nc.Close()
+				refuse()
 				return
 			}
 			if _, err := r.AdoptConn(nc, p, opts...); err != nil {
-				nc.Close()
+				refuse()
 			}
 		}
 		if err := r.CallFromThread(adopt); err != nil {
-			c.Close(websocket.StatusGoingAway, "server stopping")
+			_ = c.Close(websocket.StatusGoingAway, "server stopping")
 			return
 		}
 		select {
 		case <-done:
 		case <-req.Context().Done():
-			nc.Close()
+			_ = nc.Close()
 		}
 	})
 }
