@@ -10,8 +10,11 @@ import "sync/atomic"
 // lines.
 type cacheLinePad [64]byte
 
-// Ring is a bounded multi-producer, single-consumer queue without locks:
-// no producer ever waits for another.
+// Ring is a bounded multi-producer, single-consumer queue on which no
+// producer ever waits for another: Push finishes in a bounded number of its
+// own steps unless another producer's claim succeeded meanwhile (lock-free
+// for producers). The consumer is not lock-free: it takes positions in
+// order and stops at one claimed but not yet published.
 //
 // A producer claims a position by advancing claim with a compare-and-swap,
 // writes its value into the cell with plain stores, and publishes it by
