@@ -127,7 +127,7 @@ func TestTCPWriteQueueLimit(t *testing.T) {
 			return p, nil
 		}), WithMaxQueued(limit), WithSendBuffer(64<<10))
 		release := make(chan struct{})
-		done := goClient(t, port.Addr().String(), func(c *net.TCPConn) {
+		done := goClientMayBeReset(t, port.Addr().String(), func(c *net.TCPConn) {
 			<-release // never reads before the server gave up
 		})
 		go func() { <-r.Done(); close(release) }()
