@@ -56,3 +56,28 @@ func (s *Server) reportSuppressed(now time.Time, force bool) {
 	s.log.Warn("suppressed", "lines", pending, "total", s.stats.LogsSuppressed+sess, "limit_per_s", s.cfg.PeerLogRate)
 	pl.pending, pl.sessSeen, pl.lastReport = 0, sess, now
 }
+
+// onceHandler is the handler of the session package's logger: it drops
+// that package's join and leave lines, since the server logs every join
+// and leave itself, with the player's name and the game's reason
+// (msg=join, msg=leave), so that each is logged once. Every other line of
+// the package (refuse, drop, detach, resume, ...) passes.
+type onceHandler struct{ slog.Handler }
+
+// Handle drops msg="session: join" and msg="session: leave".
+func (h onceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "session: join" || r.Message == "session: leave" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the filter.
+func (h onceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return onceHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the filter.
+func (h onceHandler) WithGroup(name string) slog.Handler {
+	return onceHandler{h.Handler.WithGroup(name)}
+}

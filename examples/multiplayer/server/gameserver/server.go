@@ -167,7 +167,7 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 		Linger:             cfg.Linger,
 		WelcomeData:        game.AppendWelcomeData(nil, uint8(cfg.TickRate)),
 		LogRate:            cfg.PeerLogRate,
-		Logger:             cfg.Logger,
+		Logger:             slog.New(onceHandler{cfg.Logger.Handler()}),
 		ListenOptions:      opts,
 		Accept:             s.accept,
 		OnJoin:             s.joined,
@@ -358,9 +358,27 @@ func detail(err error) string {
 	return err.Error()
 }
 
-// input handles an Input message: it judges it (see inputLimit) and queues
-// it in the world. An error kicks the client, with the error's text.
+// input handles an Input message (see handleInput); an error kicks the
+// client, with the error's text without core's prefix.
 func (s *Server) input(p *session.Peer, payload []byte) error {
+	if err := s.handleInput(p, payload); err != nil {
+		return kickError{err}
+	}
+	return nil
+}
+
+// kickError is an error whose text is what a kicked client is told: its
+// cause's, without core's "bad input from peer" prefix. It unwraps to its
+// cause, so errors.Is(err, ErrFlood) and errors.Is(err, core.ErrBadInput)
+// hold.
+type kickError struct{ err error }
+
+func (e kickError) Error() string { return kickText(e.err) }
+func (e kickError) Unwrap() error { return e.err }
+
+// handleInput judges an Input message (see inputLimit) and queues it in
+// the world.
+func (s *Server) handleInput(p *session.Peer, payload []byte) error {
 	pl := p.Data.(*player)
 	in, err := game.DecodeInput(payload)
 	if err != nil {
