@@ -19,6 +19,7 @@ const (
 	DefaultMaxMessage        = 128 // bytes; the largest client message (the session's Hello) is about 100
 	DefaultHandshakeTimeout  = 3 * time.Second
 	DefaultIdleTimeout       = 10 * time.Second
+	DefaultGrace             = 5 * time.Second
 	DefaultSlowClientQueue   = 32 << 10
 	DefaultSlowClientTimeout = 5 * time.Second
 	DefaultSendBuffer        = 64 << 10
@@ -96,10 +97,14 @@ type Config struct {
 	// of InputRate × IdleTimeout, enough for a stall as long as the idle
 	// timeout (past that the client is dropped as idle anyway).
 	FloodTolerance int
-	// Grace is how long a player whose connection was lost (not one that
-	// quit or was dropped) keeps its place in the world for its client to
-	// come back to (session.ServerConfig.Grace). Zero or negative: none,
-	// the player leaves at once (reason=timeout or error).
+	// Grace is how long a player whose connection broke (reset, or silent
+	// for IdleTimeout) keeps its id and its place in the world for its
+	// client to come back to (session.ServerConfig.Grace): a client that
+	// reconnects within it resumes the player (msg=resume), one that comes
+	// later joins as a new player. A player that quit, was kicked, or whose
+	// client closed its connection without a goodbye (a process that
+	// exited, a browser tab closed) leaves at once. Default DefaultGrace;
+	// negative: none, every player leaves as soon as its connection ends.
 	Grace time.Duration
 	// SlowClientQueue is how many bytes sent to a client over TCP may wait
 	// unsent (the connection's queue in the process and, where the platform
@@ -208,7 +213,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FloodTolerance == 0 {
 		c.FloodTolerance = c.TickRate
 	}
-	if c.Grace <= 0 {
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Grace < 0 {
 		c.Grace = -1
 	}
 	if c.SlowClientQueue == 0 {

@@ -58,15 +58,17 @@ func (s *Server) reportSuppressed(now time.Time, force bool) {
 }
 
 // onceHandler is the handler of the session package's logger: it drops
-// that package's join and leave lines, since the server logs every join
-// and leave itself, with the player's name and the game's reason
-// (msg=join, msg=leave), so that each is logged once. Every other line of
-// the package (refuse, drop, detach, resume, ...) passes.
+// that package's lines about a player's session (join, leave, detach,
+// resume), since the server logs each of those events itself, with the
+// player's name and the game's reason (msg=join, msg=leave, msg=detach,
+// msg=resume), so that each is logged once. Every other line of the
+// package (refuse, drop, listening, ...) passes.
 type onceHandler struct{ slog.Handler }
 
-// Handle drops msg="session: join" and msg="session: leave".
+// Handle drops the session package's join, leave, detach and resume lines.
 func (h onceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "session: join" || r.Message == "session: leave" {
+	switch r.Message {
+	case "session: join", "session: leave", "session: detach", "session: resume":
 		return nil
 	}
 	return h.Handler.Handle(ctx, r)

@@ -77,6 +77,8 @@ type player struct {
 	inputs   inputLimit
 	backedUp time.Time // since when its unsent data is above the bound; zero: not
 	slow     bool      // kicked for not reading
+	lost     error     // how its connection ended, while it waits to be resumed
+	closed   bool      // its client closed the connection without a goodbye
 }
 
 // Server is the authoritative game server: it owns a game.World, ticks it at
@@ -172,6 +174,7 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 		Accept:             s.accept,
 		OnJoin:             s.joined,
 		OnResume:           s.resumed,
+		OnDetach:           s.detached,
 		OnLeave:            s.left,
 	})
 	if err != nil {
@@ -283,12 +286,30 @@ func (s *Server) joined(p *session.Peer) {
 	s.peerLog(slog.LevelInfo, "join", "player", pl.id, "name", pl.name, "addr", pl.addr)
 }
 
-// resumed is session.ServerConfig.OnResume: the client is told everybody's
-// name again (it may have missed changes while away).
+// detached is session.ServerConfig.OnDetach: the player's connection
+// ended without a goodbye. A connection the client closed (a process that
+// exited, a tab closed: nothing to come back) ends the player at once, as
+// if it had quit; one that broke (reset, silence) keeps the player, still
+// in the world, for Config.Grace.
+func (s *Server) detached(p *session.Peer, err error) {
+	pl := p.Data.(*player)
+	pl.lost = err
+	if errors.Is(err, core.ErrConnectionDone) {
+		pl.closed = true
+		p.Kick("connection closed without a goodbye") // OnLeave: left
+		return
+	}
+	s.peerLog(slog.LevelInfo, "detach", "player", pl.id, "name", pl.name, "addr", pl.addr, "grace", s.cfg.Grace, "detail", err.Error())
+}
+
+// resumed is session.ServerConfig.OnResume: the client is back within the
+// grace period, with the same player; it is told everybody's name again
+// (it may have missed changes while away).
 func (s *Server) resumed(p *session.Peer) {
 	pl := p.Data.(*player)
-	pl.addr, pl.backedUp = p.Addr().String(), time.Time{}
+	pl.addr, pl.backedUp, pl.lost = p.Addr().String(), time.Time{}, nil
 	s.sendNames(p)
+	s.peerLog(slog.LevelInfo, "resume", "player", pl.id, "name", pl.name, "addr", pl.addr, "resumes", p.Resumes())
 }
 
 // sendNames sends p a PlayerInfo for every player, p's own included.
@@ -318,6 +339,12 @@ func (s *Server) left(p *session.Peer, err error) {
 		for _, q := range s.players {
 			_ = q.p.Send(left)
 		}
+	}
+	switch {
+	case pl.closed:
+		err = pl.lost
+	case pl.lost != nil && errors.Is(err, session.ErrGraceExpired):
+		err = fmt.Errorf("%w, not resumed within %v", pl.lost, s.cfg.Grace)
 	}
 	reason := classify(pl, err)
 	if reason == ReasonSlow && !pl.slow {
