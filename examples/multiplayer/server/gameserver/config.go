@@ -57,10 +57,10 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerAddr bounds the connections open at once from one address
 	// (an IPv4 address, or an IPv6 /64, which one host usually has whole);
-	// default DefaultMaxConnsPerAddr. A connection beyond it gets a Reject
-	// saying so and is closed; beyond twice as many it is closed as soon as
-	// it is accepted. MaxPlayersPerAddr bounds the players from one
-	// address; a Hello beyond gets a Reject. Default
+	// default DefaultMaxConnsPerAddr. A client beyond it is refused (the
+	// session package's Bye, saying so); beyond twice as many a connection
+	// is closed as soon as it is accepted. MaxPlayersPerAddr bounds the
+	// players from one address; a Hello beyond is refused too. Default
 	// DefaultMaxPlayersPerAddr. Both keep room for everybody else when one
 	// address takes all it can.
 	MaxConnsPerAddr   int
@@ -74,8 +74,10 @@ type Config struct {
 	MaxMessage int
 	// HandshakeTimeout is how long a new connection has to send Hello.
 	HandshakeTimeout time.Duration
-	// IdleTimeout is how long a player may send nothing (not even a Ping)
-	// before it is disconnected with reason=timeout.
+	// IdleTimeout is how long a player may send nothing (not even its
+	// client's keepalive Ping) before its connection is dropped; the
+	// player then waits Grace to be resumed, and leaves with
+	// reason=timeout if it is not.
 	IdleTimeout time.Duration
 	// InputRate is how many inputs per second of a client the world
 	// applies (default 1.1 × TickRate: an honest client sends one per tick,
@@ -132,7 +134,7 @@ type Config struct {
 	// TLS, if set, makes the game port speak TLS (core.ListenTLS): clients
 	// connect with netclient.TLS. The UDP port, if any, stays plain: its
 	// snapshots hold what every player sees anyway, but whoever watches
-	// the path can read a UDPBind's token and take that player's
+	// the path can read a Bind's session token and take that player's
 	// snapshots away from it (set DisableUDP where that matters).
 	TLS *tls.Config
 	// StatsInterval is how often the stats line is logged; negative: never.
