@@ -112,6 +112,31 @@ func (h *harness) advance(d time.Duration) {
 	h.until("the due timers", func() bool { return h.r.Drain(time.Millisecond).Left == 0 })
 }
 
+// tick advances the clock by one tick and waits until each of cs that is
+// connected got that tick's snapshot, and the server heard from it within
+// the last 1.5 s (its client pings every second): on a fake clock, time
+// must not run ahead of the sockets, or a peer's timeout fires for bytes
+// still on their way.
+func (h *harness) tick(cs ...*client) {
+	h.tb.Helper()
+	h.advance(h.s.dt)
+	tick := h.s.world.CurrentTick()
+	h.until("the tick's snapshots", func() bool {
+		for _, c := range cs {
+			if c.c.State().Status != session.Connected {
+				continue
+			}
+			if c.lastTick < tick {
+				return false
+			}
+			if p := h.s.sess.Peer(uint32(c.id())); p != nil && h.clock.Now().Sub(p.LastReceived()) > 1500*time.Millisecond {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // client is a player's client: a session.Client that records the game's
 // messages it gets.
 type client struct {
@@ -228,7 +253,7 @@ func (c *client) send(payload []byte) {
 	c.h.tb.Helper()
 	b := append(c.c.Begin(payload[0])[:0], payload...)
 	if err := c.c.Send(b); err != nil {
-		c.h.tb.Fatalf("%s: send: %v", c.name, err)
+		c.h.tb.Fatalf("%s: send: %v (%+v)", c.name, err, c.c.State())
 	}
 	c.sent++
 }
@@ -239,7 +264,7 @@ func (c *client) input(seq uint32, buttons uint8) {
 	c.h.tb.Helper()
 	b := game.AppendInput(c.c.Begin(byte(game.MsgInput))[:0], game.Input{PlayerID: c.id(), Seq: seq, Buttons: buttons})
 	if err := c.c.Send(b); err != nil {
-		c.h.tb.Fatalf("%s: send: %v", c.name, err)
+		c.h.tb.Fatalf("%s: send: %v (%+v)", c.name, err, c.c.State())
 	}
 	c.sent++
 	c.handled()

@@ -24,13 +24,13 @@ func TestLateInputsAreNoFlood(t *testing.T) {
 			for range 30 {
 				seq++
 				c.input(seq, game.ButtonRight)
-				h.advance(h.s.dt)
+				h.tick(c)
 			}
 			// The stall: the client goes on producing inputs, none arrives
 			// (its keepalive still does).
 			produced := int(stall / h.s.dt)
 			for end := h.clock.Now().Add(stall); h.clock.Now().Before(end); {
-				h.advance(h.s.dt)
+				h.tick(c)
 			}
 			// Then all of them at once, and the client plays on.
 			for range produced {
@@ -41,7 +41,7 @@ func TestLateInputsAreNoFlood(t *testing.T) {
 			for range 30 {
 				seq++
 				c.input(seq, game.ButtonRight)
-				h.advance(h.s.dt)
+				h.tick(c)
 			}
 			if !c.inWorld() || c.c.State().Status != session.Connected {
 				t.Fatalf("kicked after a %v stall: %+v", stall, c.c.State())

@@ -3,6 +3,7 @@ package gameserver
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -294,7 +295,7 @@ func (s *Server) joined(p *session.Peer) {
 func (s *Server) detached(p *session.Peer, err error) {
 	pl := p.Data.(*player)
 	pl.lost = err
-	if errors.Is(err, core.ErrConnectionDone) {
+	if errors.Is(err, core.ErrConnectionDone) || errors.Is(err, io.EOF) {
 		pl.closed = true
 		p.Kick("connection closed without a goodbye") // OnLeave: left
 		return
