@@ -231,14 +231,12 @@ func TestInputRatePolicy(t *testing.T) {
 
 func TestTooManyConnections(t *testing.T) {
 	h := newHarness(t, Config{MaxConns: 2})
-	var conns []net.Conn
 	for range 3 {
 		c, err := net.Dial("tcp", h.s.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		conns = append(conns, c)
 	}
 	h.until("the third connection dropped", func() bool {
 		return len(h.logs.Lines(`msg="session: drop"`, "too many connections")) == 1
