@@ -191,9 +191,7 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, s.Shutdown); err != nil {
 		return fail(err)
 	}
-	if _, err := r.CallWhenRunning(s.start); err != nil {
-		return fail(err)
-	}
+	r.CallWhenRunning(s.start)
 	attrs := []any{"addr", s.sess.Addr().String(), "tick", cfg.TickRate, "max_players", cfg.MaxPlayers}
 	if u := s.sess.UDPAddr(); u.IsValid() {
 		attrs = append(attrs, "udp", u.String())
