@@ -131,7 +131,7 @@
 // Through log/slog: msg=listening once; msg=join (player, name, addr);
 // msg=detach (player, name, addr, grace, detail) and msg=resume (player,
 // name, addr, resumes) around a resumed connection; msg=leave (player,
-// name, addr, reason=quit|timeout|error|slow|shutdown, and detail for
+// name, addr, reason=quit|closed|timeout|error|slow|shutdown, and detail for
 // timeout, error and slow). The session package logs the refusals
 // (msg="session: refuse": addr, reason, detail) and the connections that
 // never joined and were closed (msg="session: drop": addr, err); its own

@@ -94,7 +94,7 @@ func TestResume(t *testing.T) {
 	h.until("carol welcomed", func() bool { return c.c.State().Status == session.Connected })
 	c.c.Close()
 	h.until("carol gone", func() bool { return !c.inWorld() })
-	if len(h.logs.Lines("msg=leave", "name=carol")) != 1 || len(h.logs.Lines("msg=detach", "name=carol")) != 0 {
+	if len(h.logs.Lines("msg=leave", "name=carol", "reason=closed")) != 1 || len(h.logs.Lines("msg=detach", "name=carol")) != 0 {
 		t.Fatalf("log:\n%s", h.logs)
 	}
 }

@@ -33,6 +33,7 @@ var (
 // The leave reasons of the msg=leave log line.
 const (
 	ReasonQuit     = "quit"
+	ReasonClosed   = "closed" // the connection ended cleanly without a goodbye: the client's process exited
 	ReasonTimeout  = "timeout"
 	ReasonError    = "error"
 	ReasonShutdown = "shutdown"
@@ -371,6 +372,8 @@ func classify(pl *player, err error) string {
 		return ReasonShutdown
 	case errors.Is(err, core.ErrTimeout), errors.Is(err, session.ErrGraceExpired):
 		return ReasonTimeout
+	case errors.Is(err, core.ErrConnectionDone):
+		return ReasonClosed
 	}
 	return ReasonError
 }
