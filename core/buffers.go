@@ -23,7 +23,43 @@ type chunk struct {
 
 const chunkSize = 64 << 10
 
-func newChunk() *chunk { return &chunk{buf: make([]byte, chunkSize)} }
+// smallChunkSize: a read this short is copied out of the 64 KiB buffer it
+// was read into, which the poll loop keeps for the next read. A game's
+// connections mostly read a few small messages at a time; without the
+// copy, every connection with a read waiting for the main thread would
+// hold 64 KiB, and a server with more such connections than the pool keeps
+// (256) would allocate 64 KiB buffers every frame.
+const smallChunkSize = 2 << 10
+
+func newChunk() *chunk      { return &chunk{buf: make([]byte, chunkSize)} }
+func newSmallChunk() *chunk { return &chunk{buf: make([]byte, smallChunkSize)} }
+
+// chunkPools are the descriptor-backed readers' chunks, in two sizes: the
+// poll loop reads into a large one and copies a short read into a small
+// one. Each keeps a bounded number of free chunks.
+type chunkPools struct {
+	large *ringPool[chunk]
+	small *ringPool[chunk]
+}
+
+func newChunkPools(large, small int) *chunkPools {
+	return &chunkPools{large: newRingPool(large, newChunk), small: newRingPool(small, newSmallChunk)}
+}
+
+// get returns a large chunk. Poll loop only.
+func (p *chunkPools) get() *chunk { return p.large.get() }
+
+// getSmall returns a small chunk. Poll loop only.
+func (p *chunkPools) getSmall() *chunk { return p.small.get() }
+
+// put gives a chunk of either size back. Any goroutine.
+func (p *chunkPools) put(ch *chunk) {
+	if len(ch.buf) == smallChunkSize {
+		p.small.put(ch)
+		return
+	}
+	p.large.put(ch)
+}
 
 // chunkQueueCap bounds how many reads a connection can have waiting for
 // the main thread, along with its byte limit (WithMaxUnread).

@@ -53,7 +53,7 @@ type Reactor struct {
 	// Buffers, each implementation of the transports its own pools: the
 	// poll loop takes from the descriptor-backed ones, goroutines from the
 	// goroutine-backed ones.
-	chunks   *ringPool[chunk]
+	chunks   *chunkPools
 	dgrams   *ringPool[dgram]
 	goChunks *syncPool[chunk]
 	goDgrams *syncPool[dgram]
@@ -125,7 +125,7 @@ func New(opts ...Option) (*Reactor, error) {
 		abandon:  make(chan struct{}),
 		events:   make(map[string]*sysEvent),
 		raw:      make(map[Descriptor]*handle),
-		chunks:   newRingPool(256, newChunk),
+		chunks:   newChunkPools(256, 4096),
 		dgrams:   newRingPool(1024, newDgram),
 		goChunks: newSyncPool(newChunk),
 		goDgrams: newSyncPool(newDgram),

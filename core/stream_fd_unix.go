@@ -171,10 +171,19 @@ func (c *fdConn) readSome(l *loop, hup bool) {
 		l.spare = nil
 		n, err := unix.Read(c.fd, ch.buf)
 		if n > 0 {
-			ch.n = n
+			if n <= smallChunkSize {
+				// Keep the large buffer for the next read; the main thread
+				// gets the bytes in a small one.
+				l.spare = ch
+				sc := c.r.chunks.getSmall()
+				sc.n = copy(sc.buf, ch.buf[:n])
+				ch = sc
+			} else {
+				ch.n = n
+			}
 			c.got(ch)
 			got = true
-			if n < len(ch.buf) && !hup {
+			if n < chunkSize && !hup {
 				break
 			}
 			continue
