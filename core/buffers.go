@@ -23,42 +23,67 @@ type chunk struct {
 
 const chunkSize = 64 << 10
 
-// smallChunkSize: a read this short is copied out of the 64 KiB buffer it
-// was read into, which the poll loop keeps for the next read. A game's
-// connections mostly read a few small messages at a time; without the
-// copy, every connection with a read waiting for the main thread would
-// hold 64 KiB, and a server with more such connections than the pool keeps
-// (256) would allocate 64 KiB buffers every frame.
-const smallChunkSize = 2 << 10
+// A read of at most 16 KiB is copied out of the 64 KiB buffer it was read
+// into, which the poll loop keeps for the next read, into a buffer of its
+// size class: 4 KiB or 16 KiB. A game's connections mostly read a few small
+// messages at a time; without the copy, every connection with a read
+// waiting for the main thread would hold 64 KiB, and a server with more
+// such connections than the pool keeps would allocate 64 KiB buffers
+// every frame. Bulk transfers read whole 64 KiB buffers, never copied.
+const (
+	smallChunkSize  = 4 << 10
+	mediumChunkSize = 16 << 10
+)
 
-func newChunk() *chunk      { return &chunk{buf: make([]byte, chunkSize)} }
-func newSmallChunk() *chunk { return &chunk{buf: make([]byte, smallChunkSize)} }
+func newChunk() *chunk { return &chunk{buf: make([]byte, chunkSize)} }
 
-// chunkPools are the descriptor-backed readers' chunks, in two sizes: the
-// poll loop reads into a large one and copies a short read into a small
-// one. Each keeps a bounded number of free chunks.
+// chunkPools are the descriptor-backed readers' chunks, in three sizes.
+// Each pool keeps a bounded number of free chunks (8 MiB of small ones,
+// 8 MiB of medium ones, 16 MiB of large ones at most), so what the reactor
+// keeps after a burst is bounded; beyond that, chunks are left to the
+// garbage collector.
 type chunkPools struct {
-	large *ringPool[chunk]
-	small *ringPool[chunk]
+	small, medium, large *ringPool[chunk]
 }
 
-func newChunkPools(large, small int) *chunkPools {
-	return &chunkPools{large: newRingPool(large, newChunk), small: newRingPool(small, newSmallChunk)}
+func newChunkPools() *chunkPools {
+	sized := func(n int) func() *chunk { return func() *chunk { return &chunk{buf: make([]byte, n)} } }
+	return &chunkPools{
+		small:  newRingPool(2048, sized(smallChunkSize)),
+		medium: newRingPool(512, sized(mediumChunkSize)),
+		large:  newRingPool(256, newChunk),
+	}
 }
 
-// get returns a large chunk. Poll loop only.
+// get returns a large chunk, to read into. Poll loop only.
 func (p *chunkPools) get() *chunk { return p.large.get() }
 
-// getSmall returns a small chunk. Poll loop only.
-func (p *chunkPools) getSmall() *chunk { return p.small.get() }
-
-// put gives a chunk of either size back. Any goroutine.
-func (p *chunkPools) put(ch *chunk) {
-	if len(ch.buf) == smallChunkSize {
-		p.small.put(ch)
-		return
+// fitted returns a chunk holding a copy of b, of the smallest size that
+// holds it, or nil if b is longer than mediumChunkSize. Poll loop only.
+func (p *chunkPools) fitted(b []byte) *chunk {
+	var ch *chunk
+	switch {
+	case len(b) <= smallChunkSize:
+		ch = p.small.get()
+	case len(b) <= mediumChunkSize:
+		ch = p.medium.get()
+	default:
+		return nil
 	}
-	p.large.put(ch)
+	ch.n = copy(ch.buf, b)
+	return ch
+}
+
+// put gives a chunk of any size back. Any goroutine.
+func (p *chunkPools) put(ch *chunk) {
+	switch len(ch.buf) {
+	case smallChunkSize:
+		p.small.put(ch)
+	case mediumChunkSize:
+		p.medium.put(ch)
+	default:
+		p.large.put(ch)
+	}
 }
 
 // chunkQueueCap bounds how many reads a connection can have waiting for

@@ -125,7 +125,7 @@ func New(opts ...Option) (*Reactor, error) {
 		abandon:  make(chan struct{}),
 		events:   make(map[string]*sysEvent),
 		raw:      make(map[Descriptor]*handle),
-		chunks:   newChunkPools(256, 4096),
+		chunks:   newChunkPools(),
 		dgrams:   newRingPool(1024, newDgram),
 		goChunks: newSyncPool(newChunk),
 		goDgrams: newSyncPool(newDgram),

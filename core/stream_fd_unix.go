@@ -171,13 +171,10 @@ func (c *fdConn) readSome(l *loop, hup bool) {
 		l.spare = nil
 		n, err := unix.Read(c.fd, ch.buf)
 		if n > 0 {
-			if n <= smallChunkSize {
+			if fc := c.r.chunks.fitted(ch.buf[:n]); fc != nil {
 				// Keep the large buffer for the next read; the main thread
-				// gets the bytes in a small one.
-				l.spare = ch
-				sc := c.r.chunks.getSmall()
-				sc.n = copy(sc.buf, ch.buf[:n])
-				ch = sc
+				// gets the bytes in one of their size.
+				l.spare, ch = ch, fc
 			} else {
 				ch.n = n
 			}
