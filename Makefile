@@ -66,6 +66,9 @@ test-wasm:
 # plugin do not share the two cores with another package's load.
 test: deps vet cross test-wasm
 	./scripts/with-display.sh $(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	# The allocation tests once more without the race detector, which
+	# allocates itself (some of them skip under it).
+	./scripts/with-display.sh $(GO) test -count=1 -p 1 -run 'Alloc|SteadyState' $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -race -short -count=1 ./...
 	cd examples/multiplayer/webtest && $(GO) vet ./... && WEBTEST_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
