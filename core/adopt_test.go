@@ -78,8 +78,17 @@ func tlsPair(t *testing.T) (net.Conn, net.Conn) {
 // selfSigned makes a certificate for reactor.test and 127.0.0.1.
 func selfSigned(t *testing.T) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := makeCert()
 	must(t, err)
+	return cert
+}
+
+// makeCert makes a self-signed certificate for reactor.test and 127.0.0.1.
+func makeCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "reactor.test"},
@@ -91,10 +100,14 @@ func selfSigned(t *testing.T) tls.Certificate {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	must(t, err)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
 	leaf, err := x509.ParseCertificate(der)
-	must(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // adopted is one adopted connection under test: its reactor, the
