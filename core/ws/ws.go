@@ -130,6 +130,17 @@ type conn struct {
 	once   sync.Once
 }
 
+// Read drops bytes that come with an error: when a client's connection
+// ends inside a frame, coder/websocket returns the frame's last bytes
+// still masked, with the error; the stream is broken there anyway.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 func (c *conn) RemoteAddr() net.Addr {
 	if c.remote != nil {
 		return c.remote

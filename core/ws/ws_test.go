@@ -1,9 +1,11 @@
 package ws_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -128,5 +130,85 @@ func TestWebSocketDialFailure(t *testing.T) {
 	}
 	if failed == nil || !strings.Contains(failed.Error(), url) {
 		t.Fatalf("ConnectionFailed(%v)", failed)
+	}
+}
+
+// serve runs ws.Handler for f on a loopback HTTP server until the test
+// ends, and returns its ws:// URL.
+func serve(t *testing.T, r *core.Reactor, f core.Factory) string {
+	t.Helper()
+	srv := httptest.NewServer(ws.Handler(r, f, nil))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// runFor runs r until it stops, failing the test if that takes 20 s.
+func runFor(t *testing.T, r *core.Reactor) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		r.Stop()
+		<-done
+		t.Fatal("the reactor did not stop within 20 s")
+	}
+}
+
+// TestWebSocketClientCutInsideFrame: a client whose connection ends inside
+// a frame. coder/websocket returns the frame's last bytes with the error,
+// still masked: DataReceived used to get them, garbage. Only the
+// payload's bytes reach the protocol, then ConnectionLost with an error.
+func TestWebSocketClientCutInsideFrame(t *testing.T) {
+	for _, backend := range core.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Cleanup(func() { goleak.VerifyNone(t) }) // after the server's Close
+			r, err := core.New(core.WithBackend(backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			var lost []error
+			url := serve(t, r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+				p := &proto{}
+				p.data = func(b []byte) { got = append(got, b...) }
+				p.lost = func(err error) { lost = append(lost, err); r.Stop() }
+				return p, nil
+			}))
+			c, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			// The opening handshake, by hand, then a binary frame of 1000
+			// bytes of which only 600 are sent.
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", c.RemoteAddr())
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v, %v", resp, err)
+			}
+			mask := [4]byte{0xa5, 0x5a, 0xff, 0x01}
+			frame := []byte{0x82, 0x80 | 126, 1000 >> 8, 1000 & 0xff, mask[0], mask[1], mask[2], mask[3]}
+			for i := 0; i < 600; i++ {
+				frame = append(frame, 'x'^mask[i%4])
+			}
+			if _, err := c.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			runFor(t, r)
+			if n := bytes.Count(got, []byte("x")); n != len(got) {
+				t.Fatalf("DataReceived got %d bytes, %d of them not the payload's: %q", len(got), len(got)-n, got)
+			}
+			if len(lost) != 1 || lost[0] == nil || errors.Is(lost[0], core.ErrConnectionDone) {
+				t.Fatalf("ConnectionLost calls %v, want one with an error", lost)
+			}
+		})
 	}
 }
