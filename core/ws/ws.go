@@ -66,7 +66,7 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 		c.SetReadLimit(o.maxMessage())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		nc := &conn{Conn: websocket.NetConn(ctx, c, websocket.MessageBinary), remote: remoteAddr(req.RemoteAddr)}
+		nc := &conn{Conn: websocket.NetConn(ctx, c, websocket.MessageBinary), ws: c, remote: remoteAddr(req.RemoteAddr)}
 		done := make(chan struct{})
 		nc.done = done
 		var opts []core.ListenOption
@@ -111,7 +111,7 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 		var nc net.Conn
 		if err == nil {
 			c.SetReadLimit(o.maxMessage())
-			nc = &conn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary), remote: urlAddr(url)}
+			nc = &conn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary), ws: c, remote: urlAddr(url)}
 		}
 		var opts []core.ListenOption
 		if o != nil {
@@ -125,6 +125,7 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 // signal for Handler when it is closed.
 type conn struct {
 	net.Conn
+	ws     *websocket.Conn
 	remote net.Addr
 	done   chan struct{}
 	once   sync.Once
@@ -148,8 +149,15 @@ func (c *conn) RemoteAddr() net.Addr {
 	return c.Conn.RemoteAddr()
 }
 
+// Close closes the WebSocket with a normal close message and waits for
+// the peer's (at most 5 s), discarding what the peer still sends, so that
+// the peer reads every byte sent before its end of stream. The net.Conn's
+// own Close would cancel a read under way, which cuts the connection
+// without its close handshake (and, with the peer's bytes unread, the
+// socket is reset, dropping what the peer had not read yet).
 func (c *conn) Close() error {
-	err := c.Conn.Close()
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	c.Conn.Close() // releases the net.Conn's contexts; the WebSocket is closed already
 	if c.done != nil {
 		c.once.Do(func() { close(c.done) })
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/ws"
 	"go.uber.org/goleak"
@@ -156,6 +158,75 @@ func runFor(t *testing.T, r *core.Reactor) {
 		r.Stop()
 		<-done
 		t.Fatal("the reactor did not stop within 20 s")
+	}
+}
+
+// TestWebSocketLoseConnectionWhilePeerSends: LoseConnection while the
+// peer is still sending ends the WebSocket with its close handshake: the
+// peer reads every byte written, then a normal close (io.EOF). It used to
+// be cut without it (the reader's deadline, then the net.Conn's Close,
+// cancelled the read under way), and with the peer's bytes unread the
+// socket was reset, so the peer lost the end of what was written.
+func TestWebSocketLoseConnectionWhilePeerSends(t *testing.T) {
+	for _, backend := range core.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Cleanup(func() { goleak.VerifyNone(t) }) // after the server's Close
+			r, err := core.New(core.WithBackend(backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const total = 512 << 10
+			payload := make([]byte, total)
+			for i := range payload {
+				payload[i] = byte(i * 13)
+			}
+			var lost error
+			url := serve(t, r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+				p := &proto{}
+				p.made = func(tr core.Transport) { tr.Write(payload); tr.LoseConnection() }
+				p.lost = func(err error) { lost = err }
+				return p, nil
+			}))
+			type result struct {
+				got []byte
+				err error
+			}
+			peer := make(chan result, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, _, err := websocket.Dial(ctx, url, nil)
+				if err != nil {
+					peer <- result{err: err}
+					return
+				}
+				nc := websocket.NetConn(ctx, c, websocket.MessageBinary)
+				defer nc.Close()
+				sent := make(chan struct{})
+				go func() { // keeps sending until the connection ends
+					defer close(sent)
+					chunk := make([]byte, 64<<10)
+					for i := 0; i < 64; i++ {
+						if _, err := nc.Write(chunk); err != nil {
+							return
+						}
+					}
+				}()
+				got, err := io.ReadAll(nc)
+				nc.Close()
+				<-sent
+				peer <- result{got, err}
+				r.CallFromThread(func() { r.Stop() })
+			}()
+			runFor(t, r)
+			res := <-peer
+			if res.err != nil || !bytes.Equal(res.got, payload) {
+				t.Fatalf("the peer read %d of %d bytes (equal: %v), then %v", len(res.got), total, bytes.Equal(res.got, payload), res.err)
+			}
+			if !errors.Is(lost, core.ErrConnectionDone) {
+				t.Fatalf("ConnectionLost(%v), want ErrConnectionDone", lost)
+			}
+		})
 	}
 }
 
