@@ -1091,6 +1091,12 @@ func (m *model) runPeer(c net.Conn, ps peerScript, deadline time.Time, res *peer
 			}
 			if err != nil {
 				res.end = err
+				if err != io.EOF && errors.Is(err, io.EOF) {
+					// A connection cut without its close (a WebSocket's
+					// TCP connection closed before its close message) is
+					// no clean end of stream.
+					res.end = fmt.Errorf("end of stream without a clean close: %v", err)
+				}
 				return false
 			}
 		}
@@ -1128,8 +1134,10 @@ func (m *model) runPeer(c net.Conn, ps peerScript, deadline time.Time, res *peer
 	_ = c.Close()
 	<-sendDone
 	// Linux reports a reset once: if the sender's write took it, the
-	// reader's next read returns 0 as if the peer had closed cleanly.
-	if errors.Is(res.end, io.EOF) && isResetErr(res.sendErr) {
+	// reader's next read returns 0 as if the peer had closed cleanly. (A
+	// kind that cannot reset closes both ways at once, and a peer still
+	// sending then gets a broken pipe after a clean end: no reset.)
+	if m.caps.Reset && errors.Is(res.end, io.EOF) && isResetErr(res.sendErr) {
 		res.end = fmt.Errorf("end of stream after the sender saw %w", res.sendErr)
 	}
 }
@@ -1458,6 +1466,22 @@ func TestStreamPauseAfterLoseConnection(t *testing.T) {
 			steps: []mstep{{op: opWrite, n: 10}, {op: opLose}, {op: opPause}},
 			// The peer reads, and closes, once the program has paused.
 			peer: peerScript{steps: []pstep{{op: peerStall, d: 20 * time.Millisecond}}, drainBuf: 64 << 10},
+		})
+	})
+}
+
+// LoseConnection while the peer is still sending: a WebSocket was closed
+// at once, its socket with unread bytes (a reset, which dropped what the
+// peer had not read yet) and without its close message; the peer got a
+// prefix of what ConnectionLost(ErrConnectionDone) said was sent.
+func TestStreamLoseWhilePeerSends(t *testing.T) {
+	pat := modelPattern()
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
+			cfg:   modelConfig{rotOut: 11, rotIn: 13},
+			steps: []mstep{{op: opWrite, n: 512 << 10}, {op: opLose}},
+			peer: peerScript{steps: []pstep{{op: peerStall, d: 5 * time.Millisecond}}, drainBuf: 4 << 10,
+				send: []int{256 << 10, 256 << 10, 256 << 10}},
 		})
 	})
 }
