@@ -27,17 +27,19 @@ import (
 // (writes and vectored writes of sizes from 0 to 1 MiB, read pauses,
 // write-buffer limits, a streaming or a pull Producer, LoseConnection,
 // AbortConnection), a setting (which side dials, half-close, read-ahead,
-// send buffer, queue limit, back-pressure) and a peer: a Go net.TCPConn
-// that reads at random rates, stops reading for a while, sends, half-closes
-// or resets. The program runs on the reactor's main thread against a real
-// loopback connection; the peer on goroutines of its own. Content is a
+// send buffer, queue limit, back-pressure) and a peer: a Go net.Conn (a
+// TCP socket, a net.Pipe end, a *tls.Conn, a WebSocket) that reads at
+// random rates, stops reading for a while, sends, half-closes or resets,
+// as far as its kind can (connCaps). The program runs on the reactor's main
+// thread against a real connection; the peer on goroutines of its own. Content is a
 // seeded pattern, so both ends check every byte. The model keeps what the
 // transport accepted and checks, during the run and at its end:
 //
 //   - the peer receives exactly the bytes Write/Writev accepted, in order,
 //     then end of stream; a prefix of them if the program aborted, the peer
 //     reset or the queue limit was passed; never a clean end of stream
-//     before the last one;
+//     before the last one (except where an abortive end has no other way
+//     to show: connCaps.AbortSeen);
 //   - ConnectionLost runs exactly once, with a reason that fits what
 //     happened (ErrConnectionDone after a LoseConnection, and then every
 //     accepted byte was sent; ErrAborted after an abort; ErrConnectionReset
