@@ -51,6 +51,13 @@ type connCaps struct {
 	// normal close message: the peer sees a clean end of stream after a
 	// prefix, which the model then accepts.
 	AbortSeen bool
+	// AbortDrops: an abort drops what the peer has not read yet, however
+	// much was handed to the kernel: a reset discards the peer's receive
+	// queue (TCP, TLS), and a net.Pipe holds nothing in flight. A
+	// WebSocket's abort closes its socket (coder/websocket has no reset),
+	// and what the kernels hold by then, up to tens of megabytes on
+	// loopback, still arrives.
+	AbortDrops bool
 	// GoBacked: the reactor's end is goroutine-backed on every backend.
 	GoBacked bool
 }
@@ -118,11 +125,11 @@ type connKind struct {
 // WebSocket kind when the test binary starts (addConnKind).
 var connKinds = []connKind{
 	{name: "tcp", checks: modelChecks, open: openTCP,
-		caps: connCaps{Sides: true, RcvBuf: true, Reset: true, HalfClose: true, AbortSeen: true}},
+		caps: connCaps{Sides: true, RcvBuf: true, Reset: true, HalfClose: true, AbortSeen: true, AbortDrops: true}},
 	{name: "pipe", checks: 8, open: openPipe,
-		caps: connCaps{GoBacked: true}},
+		caps: connCaps{AbortDrops: true, GoBacked: true}},
 	{name: "tls", checks: 8, open: openTLS,
-		caps: connCaps{Sides: true, RcvBuf: true, Reset: true, HalfClose: true, AbortSeen: true, GoBacked: true}},
+		caps: connCaps{Sides: true, RcvBuf: true, Reset: true, HalfClose: true, AbortSeen: true, AbortDrops: true, GoBacked: true}},
 }
 
 // addConnKind adds a kind to the suite (for the external test package,
