@@ -218,12 +218,20 @@ func (g *goConn) writer() {
 }
 
 // closeConn closes the net.Conn, on the writer goroutine once the
-// connection is closed. An abortive close closes what a wrapper runs on
-// (a *tls.Conn's NetConn), so that nothing more is sent.
+// connection is closed. An abortive close sends nothing more: a connection
+// that can close without its closing message does so (CloseNow, as
+// core/ws's WebSocket connections and coder/websocket's do), otherwise
+// what a wrapper runs on is closed (a *tls.Conn's NetConn).
 func (g *goConn) closeConn() {
 	c := g.c
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok && g.abortive {
-		c = nc.NetConn()
+	if g.abortive {
+		if cn, ok := c.(interface{ CloseNow() error }); ok {
+			cn.CloseNow()
+			return
+		}
+		if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+			c = nc.NetConn()
+		}
 	}
 	c.Close()
 }

@@ -164,6 +164,18 @@ func (c *conn) Close() error {
 	return err
 }
 
+// CloseNow closes the WebSocket without its close handshake, as the
+// reactor does for AbortConnection: the peer sees an abnormal closure, not
+// a normal one.
+func (c *conn) CloseNow() error {
+	err := c.ws.CloseNow()
+	c.Conn.Close() // releases the net.Conn's contexts; the WebSocket is closed already
+	if c.done != nil {
+		c.once.Do(func() { close(c.done) })
+	}
+	return err
+}
+
 // wsAddr is the address of a WebSocket peer.
 type wsAddr string
 

@@ -283,3 +283,55 @@ func TestWebSocketClientCutInsideFrame(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketAbortIsNoNormalClose: AbortConnection ends a WebSocket
+// without its close handshake, as it resets a TCP connection: the peer
+// sees an abnormal closure, never the normal close that LoseConnection
+// sends. The abort comes while the reactor is not reading (its read-ahead
+// is full), where it used to send a normal close.
+func TestWebSocketAbortIsNoNormalClose(t *testing.T) {
+	for _, backend := range core.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Cleanup(func() { goleak.VerifyNone(t) }) // after the server's Close
+			r, err := core.New(core.WithBackend(backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lost error
+			srv := httptest.NewServer(ws.Handler(r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+				p := &proto{}
+				p.data = func([]byte) { p.t.AbortConnection() }
+				p.lost = func(err error) { lost = err }
+				return p, nil
+			}), &ws.Options{Conn: []core.ListenOption{core.WithMaxUnread(1)}}))
+			t.Cleanup(srv.Close)
+			url := "ws" + strings.TrimPrefix(srv.URL, "http")
+			peerErr := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, _, err := websocket.Dial(ctx, url, nil)
+				if err != nil {
+					peerErr <- err
+					return
+				}
+				nc := websocket.NetConn(ctx, c, websocket.MessageBinary)
+				defer nc.Close()
+				_, err = nc.Write([]byte("hello"))
+				if err == nil {
+					_, err = io.Copy(io.Discard, nc)
+				}
+				peerErr <- err
+				r.CallFromThread(func() { r.Stop() })
+			}()
+			runFor(t, r)
+			err = <-peerErr
+			if err == nil || err == io.EOF || websocket.CloseStatus(err) != -1 {
+				t.Fatalf("the peer's read ended with %v (close status %d), want an abnormal closure", err, websocket.CloseStatus(err))
+			}
+			if !errors.Is(lost, core.ErrAborted) {
+				t.Fatalf("ConnectionLost(%v), want ErrAborted", lost)
+			}
+		})
+	}
+}
