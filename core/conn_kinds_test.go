@@ -46,10 +46,10 @@ type connCaps struct {
 	HalfClose bool
 	// AbortSeen: an abortive end (AbortConnection, a linger timeout, a
 	// full queue) reaches the peer as an error, not as a clean end of
-	// stream (TCP's RST; TLS's too: no close_notify is sent). A net.Pipe
-	// end's Close is the only end it has, and a WebSocket's Close sends a
-	// normal close message: the peer sees a clean end of stream after a
-	// prefix, which the model then accepts.
+	// stream (TCP's RST; TLS's too: no close_notify is sent; a WebSocket
+	// closed without its close message). A net.Pipe end's Close is the
+	// only end it has: the peer sees a clean end of stream after a prefix,
+	// which the model then accepts.
 	AbortSeen bool
 	// AbortDrops: an abort drops what the peer has not read yet, however
 	// much was handed to the kernel: a reset discards the peer's receive

@@ -22,10 +22,9 @@ func init() {
 	// A WebSocket has no half-close (its close is a message that ends
 	// both directions), no reset the peer can make (coder/websocket keeps
 	// its socket) and no receive buffer the peer can size. An abort closes
-	// the socket, or sends a normal close message when no read is under
-	// way: the peer may see a clean end of stream (no AbortSeen), and what
-	// the kernels hold by then still arrives (no AbortDrops).
-	core.AddConnKind("ws", core.ConnCaps{Sides: true, GoBacked: true}, 8, openWS)
+	// the socket without a close message (an abnormal closure: AbortSeen),
+	// but what the kernels hold by then still arrives (no AbortDrops).
+	core.AddConnKind("ws", core.ConnCaps{Sides: true, AbortSeen: true, GoBacked: true}, 8, openWS)
 }
 
 // openWS makes one WebSocket connection between r and a peer.
