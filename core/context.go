@@ -23,7 +23,7 @@ func (r *Reactor) RunContext(ctx context.Context) error {
 	if ctx.Err() != nil {
 		// Cancelled already: start, then stop at once (the startup and
 		// shutdown triggers still run, in order).
-		if _, err := r.CallWhenRunning(func() { _ = r.Stop() }); err != nil {
+		if _, err := r.callWhenRunning(func() { _ = r.Stop() }); err != nil {
 			return err
 		}
 	}

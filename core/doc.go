@@ -28,9 +28,12 @@
 // locked to its OS thread, using epoll on Linux, kqueue on macOS and the
 // BSDs, or poll(2) anywhere on unix; never select(2), which cannot take
 // descriptors at or above 1024). The poll thread runs no user code: it
-// hands work to the main thread through a bounded lock-free ring, on which
-// no producer (the poll thread, a goroutine calling CallFromThread, a
-// goroutine-backed connection) ever waits for another. When the ring is
+// hands work to the main thread through a bounded ring on which no producer
+// (the poll thread, a goroutine calling CallFromThread, a goroutine-backed
+// connection) ever waits for another. The main thread takes items in the
+// order they were claimed, so a producer preempted between claiming a cell
+// and writing it delays the items after its own — for the main thread only,
+// until that goroutine runs again (a few instructions of work are left). When the ring is
 // full nothing is dropped: the poll thread stops taking readiness until the
 // main thread catches up.
 //
@@ -74,6 +77,16 @@
 //	IReadDescriptor/IWriteDescriptor          ReadDescriptor/WriteDescriptor
 //	ReactorNotRunning / AlreadyRunning / NotRestartable  ErrNotRunning / ErrAlreadyRunning / ErrNotRestartable
 //	AlreadyCalled / AlreadyCancelled          ErrAlreadyCalled / ErrAlreadyCancelled
+//	task.LoopingCall(f).start(i, now=False)   (*Reactor).CallEvery -> *DelayedCall
+//
+// The calls a program makes for their effect return only their handle, so
+// the common call needs no error check: CallWhenRunning, CallEvery and
+// OnShutdown (AddSystemEventTrigger's common case). A misuse of one of them
+// (a nil function, an interval that is not positive, a call once it could
+// never run) does nothing and is logged at Error level through the
+// reactor's logger, with an error matching ErrInvalidArgument or
+// ErrPhaseOver. The general calls, AddSystemEventTrigger among them,
+// return their errors.
 //
 // # Transports: two implementations, chosen per connection
 //

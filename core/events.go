@@ -145,16 +145,37 @@ func (r *Reactor) FireSystemEvent(event string) {
 	r.fireEvent(event, nil)
 }
 
-// CallWhenRunning runs f once the reactor is running: at once if it is,
-// else as an After-startup trigger (in the order registered). It returns the
-// trigger's id when f was deferred. Main thread only.
-func (r *Reactor) CallWhenRunning(f func()) (TriggerID, error) {
+// CallWhenRunning runs f once the reactor is running (Twisted's
+// callWhenRunning): at once if it is, else as an After-startup trigger, in
+// the order registered. It returns the trigger's id, for
+// RemoveSystemEventTrigger, when f was deferred; the zero TriggerID when f
+// ran at once or was refused.
+//
+// It has no error to check. A nil f (ErrInvalidArgument), or a call once
+// the reactor has stopped, when f could never run (ErrPhaseOver; after a
+// Crash, f waits for the next start), registers nothing and is logged at
+// Error level through the reactor's logger. Main thread, or before the
+// reactor starts.
+func (r *Reactor) CallWhenRunning(f func()) TriggerID {
+	id, err := r.callWhenRunning(f)
+	if err != nil {
+		r.log.Error("reactor: CallWhenRunning refused", "err", err)
+	}
+	return id
+}
+
+// callWhenRunning is CallWhenRunning with its error, for the reactor's
+// own callers that return it.
+func (r *Reactor) callWhenRunning(f func()) (TriggerID, error) {
 	if f == nil {
-		return TriggerID{}, fmt.Errorf("%w: nil function", ErrInvalidArgument)
+		return TriggerID{}, fmt.Errorf("%w: nil function for CallWhenRunning", ErrInvalidArgument)
 	}
 	if r.running.Load() {
 		r.safeCall("CallWhenRunning", f)
 		return TriggerID{}, nil
+	}
+	if r.event(Startup).ran[After] {
+		return TriggerID{}, fmt.Errorf("%w: CallWhenRunning after the reactor stopped: the function would never run", ErrPhaseOver)
 	}
 	return r.AddSystemEventTrigger(After, Startup, func() <-chan struct{} { f(); return nil })
 }
@@ -283,8 +304,11 @@ func (r *Reactor) runTrigger(ev *sysEvent, ph Phase, t trigger) (ch <-chan struc
 
 func funcName(f any) string {
 	v := reflect.ValueOf(f)
-	if v.Kind() != reflect.Func || v.IsNil() {
+	if v.Kind() != reflect.Func {
 		return "?"
+	}
+	if v.IsNil() {
+		return "nil"
 	}
 	if fn := runtime.FuncForPC(v.Pointer()); fn != nil {
 		return fn.Name()

@@ -15,7 +15,8 @@ import (
 )
 
 // Reactor is a threaded select reactor: a poll thread waits for readiness
-// and hands work to the main thread through a bounded lock-free ring; every
+// and hands work to the main thread through a bounded ring on which no
+// producer waits for another; every
 // callback (descriptor reads and writes, timers, thread calls, system event
 // triggers) runs on the main thread, the goroutine that drives the reactor
 // with Run, Drain or the function Interleave hands to the host's waker.

@@ -371,14 +371,14 @@ func (g *goConn) closeNow(reason error) {
 	g.flags.Or(flagDead)
 	close(g.quit)
 	// Wake a read or write blocked on the net.Conn; one whose deadline
-	// cannot be set is closed here instead. A clean end with the writer
-	// idle is left to the writer's Close, which wakes a blocked read too:
-	// a connection that ends with a message of its own (a WebSocket's
-	// close handshake) would be cut without it by a deadline.
-	if g.abortive || !errors.Is(reason, ErrConnectionDone) || g.wbusy.Load() {
-		if g.c.SetDeadline(time.Unix(1, 0)) != nil {
-			g.c.Close()
-		}
+	// cannot be set is closed here instead. An abortive close of a
+	// connection that can close without its closing message (CloseNow)
+	// does that, on a goroutine (it may wait for the connection's own): a
+	// past deadline starts a WebSocket's close handshake (core/ws).
+	if cn, ok := g.c.(interface{ CloseNow() error }); ok && g.abortive {
+		g.r.spawn(func() { _ = cn.CloseNow() })
+	} else if g.c.SetDeadline(time.Unix(1, 0)) != nil {
+		g.c.Close()
 	}
 	g.r.unregister(g.h)
 	g.r.stats.queuedBytes.Add(-int64(len(g.pend) + g.inFly))

@@ -204,17 +204,28 @@ func (r *Reactor) callLater(d time.Duration, f func()) *DelayedCall {
 // task.LoopingCall). Its runs keep their cadence; if the reactor falls more
 // than an interval behind, the missed runs are skipped: f runs once and the
 // next run is on the next multiple of interval. It allocates once, not per
-// run. Main thread only.
-func (r *Reactor) CallEvery(interval time.Duration, f func()) (*DelayedCall, error) {
+// run. Main thread, or before the reactor starts.
+//
+// It has no error to check: the returned call is never nil. A nil f or an
+// interval that is not positive schedules nothing and is logged at Error
+// level through the reactor's logger (the error matches
+// ErrInvalidArgument); the call returned then is not Active and its
+// Cancel, Reset and Delay return ErrAlreadyCancelled. Like CallLater, a
+// call made after the reactor's shutdown has finished is scheduled but
+// never runs, since nothing runs the reactor any more.
+func (r *Reactor) CallEvery(interval time.Duration, f func()) *DelayedCall {
 	if r.cfg.threadCheck {
 		r.checkMainThread("CallEvery")
 	}
-	if f == nil || interval <= 0 {
-		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", ErrInvalidArgument, interval)
-	}
 	c := &DelayedCall{r: r, fn: f, index: -1, every: interval}
+	if f == nil || interval <= 0 {
+		err := fmt.Errorf("%w: CallEvery needs a function and a positive interval", ErrInvalidArgument)
+		r.log.Error("reactor: CallEvery refused", "err", err, "interval", interval, "func", funcName(f))
+		c.fn, c.state = nil, callCancelled
+		return c
+	}
 	r.schedule(c, r.now().Add(interval))
-	return c, nil
+	return c
 }
 
 func (r *Reactor) schedule(c *DelayedCall, when time.Time) {

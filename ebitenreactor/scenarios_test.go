@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -115,39 +116,125 @@ func checkLeaks(rep *report, r *core.Reactor, socks *sockets) {
 	}
 }
 
-// orderly runs a game whose reactor says goodbye to a peer on shutdown: a
-// before-shutdown trigger sends the rest of a 16 MiB queue and a goodbye,
-// shuts down its write side and waits until the peer, having read every
-// byte and EOF, closes too. mode says what ends the run.
-func orderly(rep *report, mode string) {
-	title := setupWindow("orderly-" + mode)
-	logger := slog.New(&logHandler{rep: rep})
+// orderlyMode is one way an orderly scenario's run ends, and what the
+// scenario expects of it.
+type orderlyMode struct {
+	// end runs in the game's Update at tick 10, once the 16 MiB are
+	// queued: it ends the run, from outside (a window manager's close, a
+	// signal, Stop from another goroutine) or as the game's Update's own
+	// result, which it returns.
+	end func(rep *report, r *core.Reactor, title string) error
+	// platform: the program runs ebiten.RunGame itself, with the plugin
+	// not handling the close (WithCloseHandling(false)), and calls Finish
+	// after it; the main goroutine may then run callbacks too.
+	platform bool
+	cause    ebitenreactor.Cause // what ShutdownStarted and Cause must say
+	runErr   error               // what the run must return, unchanged
+	// ticksDuring: the game's Update must keep being called while the
+	// goodbye is flushed (it can show "disconnecting...").
+	ticksDuring bool
+	// ownCalls: the timer and the thread call of tick 2 must have run on
+	// the game goroutine. (A game that ends itself at tick 10 may end
+	// before they are due.)
+	ownCalls bool
+}
+
+var orderlyModes = map[string]orderlyMode{
+	"x11":      {end: closeByWindowManager, cause: ebitenreactor.CauseWindowClosed, ticksDuring: true, ownCalls: true},
+	"signal":   {end: interrupt, cause: ebitenreactor.CauseSignal, ticksDuring: true, ownCalls: true},
+	"stop":     {end: stopFromGoroutine, cause: ebitenreactor.CauseReactorStopped, ticksDuring: true, ownCalls: true},
+	"gameerr":  {end: gameReturns(errBoom), cause: ebitenreactor.CauseGameEnded, runErr: errBoom},
+	"gameterm": {end: gameReturns(ebiten.Termination), cause: ebitenreactor.CauseGameEnded},
+	"platform": {end: closeByWindowManager, platform: true, cause: ebitenreactor.CausePlatformClosed, ownCalls: true},
+}
+
+// orderlyOutcome is what an orderly run did, for verify.
+type orderlyOutcome struct {
+	runErr                error
+	causes                []ebitenreactor.Cause // ShutdownStarted's calls
+	cause                 ebitenreactor.Cause   // Cause() after the run
+	beforeRuns, afterRuns int                   // runs of the shutdown triggers
+	laterTicks            int                   // game Updates after the shutdown began
+}
+
+// verify checks an orderly run against what its mode expects.
+func (m orderlyMode) verify(rep *report, o orderlyOutcome) {
+	switch {
+	case m.runErr != nil && o.runErr != m.runErr:
+		rep.failf("run returned %v, want the game's own error unchanged", o.runErr)
+	case m.runErr == nil && o.runErr != nil:
+		rep.failf("run returned %v, want nil", o.runErr)
+	}
+	if o.beforeRuns != 1 || o.afterRuns != 1 {
+		rep.failf("before-shutdown trigger ran %d times, after-shutdown %d times; want once each", o.beforeRuns, o.afterRuns)
+	}
+	if len(o.causes) != 1 || o.causes[0] != m.cause {
+		rep.failf("ShutdownStarted calls: %v, want [%v]", o.causes, m.cause)
+	}
+	if o.cause != m.cause {
+		rep.failf("Cause() = %v, want %v", o.cause, m.cause)
+	}
+	if m.ticksDuring && o.laterTicks == 0 {
+		rep.failf("the game's Update was not called during the shutdown")
+	}
+}
+
+// closeByWindowManager closes the window as a window manager's close
+// button does, from another goroutine.
+func closeByWindowManager(rep *report, _ *core.Reactor, title string) error {
+	go func() {
+		if err := closeWindow(title); err != nil {
+			rep.failf("closing the window: %v", err)
+		}
+	}()
+	return nil
+}
+
+// interrupt sends the process SIGINT; the plugin's handler has been
+// installed since Wrap.
+func interrupt(rep *report, _ *core.Reactor, _ string) error {
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		rep.failf("kill: %v", err)
+	}
+	return nil
+}
+
+func stopFromGoroutine(rep *report, r *core.Reactor, _ string) error {
+	go func() {
+		if err := r.Stop(); err != nil {
+			rep.failf("Stop from another goroutine: %v", err)
+		}
+	}()
+	return nil
+}
+
+func gameReturns(err error) func(*report, *core.Reactor, string) error {
+	return func(*report, *core.Reactor, string) error { return err }
+}
+
+// newScenarioReactor sets up the window and makes a reactor logging into
+// the report, and the socket tracker; false if that failed (reported).
+func newScenarioReactor(rep *report, name string) (title string, logger *slog.Logger, r *core.Reactor, socks *sockets, ok bool) {
+	title = setupWindow(name)
+	logger = slog.New(&logHandler{rep: rep})
 	r, err := core.New(core.WithLogger(logger))
 	if err != nil {
 		rep.failf("core.New: %v", err)
 		return
 	}
-	socks, err := newSockets()
+	socks, err = newSockets()
 	if err != nil {
 		rep.failf("sockets: %v", err)
 		return
 	}
-	th := newThreads(r)
-	peer, fd, err := socks.pair()
-	if err != nil {
-		rep.failf("pair: %v", err)
-		return
-	}
-	link := newLinkConn(r, fd, th)
-	payload := pattern(16<<20, 7)
-	bye := []byte("goodbye\n")
-	wantN := int64(len(payload) + len(bye))
-	wantCRC := crc32.Update(crc32.Update(0, crcTable, payload), crcTable, bye)
+	return title, logger, r, socks, true
+}
 
-	// The peer reads only once the goodbye begins, so the game side's
-	// queue is still full when the shutdown starts; then it reads every
-	// byte to EOF and closes its side.
-	startReading := make(chan struct{})
+// goodbyePeer is the other end of an orderly scenario's link: it reads
+// only once the goodbye begins (startReading), so the game side's queue is
+// still full when the shutdown starts; then it reads every byte to EOF,
+// checks them, and closes its side. done is closed when it has.
+func goodbyePeer(rep *report, peer net.Conn, wantN int64, wantCRC uint32, startReading <-chan struct{}) (done <-chan struct{}) {
 	peerDone := make(chan struct{})
 	go func() {
 		defer close(peerDone)
@@ -168,11 +255,32 @@ func orderly(rep *report, mode string) {
 		}
 		rep.event("peer-eof")
 	}()
+	return peerDone
+}
 
-	opts := []ebitenreactor.Option{ebitenreactor.WithLogger(logger)}
-	if mode == "platform" {
-		opts = append(opts, ebitenreactor.WithCloseHandling(false))
+// orderly runs a game whose reactor says goodbye to a peer on shutdown: a
+// before-shutdown trigger sends the rest of a 16 MiB queue and a goodbye,
+// shuts down its write side and waits until the peer, having read every
+// byte and EOF, closes too. mode (orderlyModes) says what ends the run.
+func orderly(rep *report, mode string) {
+	m := orderlyModes[mode]
+	title, logger, r, socks, ok := newScenarioReactor(rep, "orderly-"+mode)
+	if !ok {
+		return
 	}
+	th := newThreads(r)
+	peer, fd, err := socks.pair()
+	if err != nil {
+		rep.failf("pair: %v", err)
+		return
+	}
+	link := newLinkConn(r, fd, th)
+	payload := pattern(16<<20, 7)
+	bye := []byte("goodbye\n")
+	startReading := make(chan struct{})
+	peerDone := goodbyePeer(rep, peer, int64(len(payload)+len(bye)),
+		crc32.Update(crc32.Update(0, crcTable, payload), crcTable, bye), startReading)
+
 	var (
 		updateG      atomic.Uint64
 		ticks        int
@@ -212,28 +320,8 @@ func orderly(rep *report, mode string) {
 				rep.failf("send: %v", err)
 			}
 			rep.event("queued")
-			switch mode {
-			case "x11", "platform":
-				go func() {
-					if err := closeWindow(title); err != nil {
-						rep.failf("closing the window: %v", err)
-					}
-				}()
-			case "signal":
-				// The plugin's handler has been installed since Wrap.
-				if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-					rep.failf("kill: %v", err)
-				}
-			case "stop":
-				go func() {
-					if err := r.Stop(); err != nil {
-						rep.failf("Stop from another goroutine: %v", err)
-					}
-				}()
-			case "gameerr":
-				return errBoom
-			case "gameterm":
-				return ebiten.Termination
+			if err := m.end(rep, r, title); err != nil {
+				return err
 			}
 		}
 		if ticks > 60*20 {
@@ -243,6 +331,10 @@ func orderly(rep *report, mode string) {
 		return nil
 	}
 
+	opts := []ebitenreactor.Option{ebitenreactor.WithLogger(logger)}
+	if m.platform {
+		opts = append(opts, ebitenreactor.WithCloseHandling(false))
+	}
 	g, err = ebitenreactor.Wrap(game, r, opts...)
 	if err != nil {
 		rep.failf("Wrap: %v", err)
@@ -277,7 +369,7 @@ func orderly(rep *report, mode string) {
 
 	mainG := goid()
 	var runErr error
-	if mode == "platform" {
+	if m.platform {
 		// The lower-level path: the program runs Ebiten itself.
 		ebErr := ebiten.RunGame(g.EbitenGame())
 		rep.event("ebiten-returned")
@@ -293,53 +385,23 @@ func orderly(rep *report, mode string) {
 	if runErr != nil {
 		rep.res.RunErr = runErr.Error()
 	}
-	switch mode {
-	case "gameerr":
-		if runErr != errBoom {
-			rep.failf("run returned %v, want the game's own error unchanged", runErr)
-		}
-	default:
-		if runErr != nil {
-			rep.failf("run returned %v, want nil", runErr)
-		}
-	}
 	select {
 	case <-peerDone:
 	case <-time.After(10 * time.Second):
 		rep.failf("the peer did not finish within 10s of the end")
 	}
-	if beforeRuns != 1 || afterRuns != 1 {
-		rep.failf("before-shutdown trigger ran %d times, after-shutdown %d times; want once each", beforeRuns, afterRuns)
-	}
-	wantCause := map[string]ebitenreactor.Cause{
-		"x11": ebitenreactor.CauseWindowClosed, "signal": ebitenreactor.CauseSignal,
-		"stop": ebitenreactor.CauseReactorStopped, "gameerr": ebitenreactor.CauseGameEnded,
-		"gameterm": ebitenreactor.CauseGameEnded, "platform": ebitenreactor.CausePlatformClosed,
-	}[mode]
-	if len(causes) != 1 || causes[0] != wantCause {
-		rep.failf("ShutdownStarted calls: %v, want [%v]", causes, wantCause)
-	}
-	if g.Cause() != wantCause {
-		rep.failf("Cause() = %v, want %v", g.Cause(), wantCause)
-	}
-	switch mode {
-	case "x11", "signal", "stop":
-		// The game keeps ticking (it can show "disconnecting...") while
-		// the goodbye is flushed.
-		if laterTicks == 0 {
-			rep.failf("the game's Update was not called during the shutdown")
-		}
-	}
+	m.verify(rep, orderlyOutcome{runErr: runErr, causes: causes, cause: g.Cause(),
+		beforeRuns: beforeRuns, afterRuns: afterRuns, laterTicks: laterTicks})
 	rep.metric("ticks", float64(ticks))
 	rep.metric("ticks_during_shutdown", float64(laterTicks))
 	rep.metric("pending_at_shutdown", float64(pendingAtEnd))
 	allowed := []uint64{updateG.Load()}
-	if mode == "platform" {
+	if m.platform {
 		allowed = append(allowed, mainG)
 	}
-	need := []int{kindRead, kindWrite, kindLost, kindTrigger, kindTimer, kindThreadCall}
-	if mode == "gameerr" || mode == "gameterm" {
-		need = []int{kindRead, kindWrite, kindLost, kindTrigger}
+	need := []int{kindRead, kindWrite, kindLost, kindTrigger}
+	if m.ownCalls {
+		need = append(need, kindTimer, kindThreadCall)
 	}
 	th.report(rep, allowed, need...)
 	checkLeaks(rep, r, socks)
@@ -349,16 +411,8 @@ func orderly(rep *report, mode string) {
 // keep the window open: the reactor cuts it off after the shutdown
 // timeout, logs it, and the run ends normally.
 func timeoutScenario(rep *report) {
-	title := setupWindow("timeout")
-	logger := slog.New(&logHandler{rep: rep})
-	r, err := core.New(core.WithLogger(logger))
-	if err != nil {
-		rep.failf("core.New: %v", err)
-		return
-	}
-	socks, err := newSockets()
-	if err != nil {
-		rep.failf("sockets: %v", err)
+	title, logger, r, socks, ok := newScenarioReactor(rep, "timeout")
+	if !ok {
 		return
 	}
 	const timeout = 200 * time.Millisecond

@@ -95,11 +95,10 @@ func (d direct) CallLater(dur time.Duration, f func()) (Timer, error) {
 }
 
 func (d direct) CallEvery(interval time.Duration, f func()) (Timer, error) {
-	c, err := d.r.CallEvery(interval, f)
-	if err != nil {
-		return nil, err
+	if f == nil || interval <= 0 {
+		return nil, fmt.Errorf("%w: CallEvery needs a function and a positive interval (got %v)", core.ErrInvalidArgument, interval)
 	}
-	return c, nil
+	return d.r.CallEvery(interval, f), nil
 }
 
 func (d direct) ConnectTCP(addr string, f core.ClientFactory, timeout time.Duration, opts ...core.ListenOption) (Dialing, error) {

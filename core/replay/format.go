@@ -16,12 +16,14 @@ import (
 	"github.com/threadedselect/reactor/core"
 )
 
-// The file format, version 1.
+// The file format, version 2.
 //
 //	file   = magic version header block* end-block
 //	magic  = 89 52 50 4C 0D 0A 1A 0A       ("\x89RPL\r\n\x1a\n", PNG-style: a text-mode
 //	                                         transfer or a foreign file shows at once)
-//	version = uvarint                       (1)
+//	version = uvarint                       (2; version 1 recorded a budget stop
+//	                                         without its pass count, so a replay
+//	                                         could stop a partial protocol early)
 //	block  = length:uvarint crc:uint32le payload:byte[length]
 //	         (crc is CRC-32C of payload; length is 1..maxBlock)
 //
@@ -35,7 +37,7 @@ import (
 // the record being added.
 const (
 	magic          = "\x89RPL\r\n\x1a\n"
-	formatVersion  = 1
+	formatVersion  = 2
 	blockTarget    = 32 << 10 // a block is written once it holds this much
 	maxBlock       = 16 << 20 // no block, so no record, is larger
 	maxMetaEntries = 1024
@@ -70,7 +72,7 @@ const (
 	recMade       byte = 7  // pushed (ConnectionMade): conn, local addr, remote addr
 	recFailed     byte = 8  // pushed (ConnectionFailed): conn, err
 	recData       byte = 9  // pushed (DataReceived): conn, bytes
-	recStop       byte = 10 // pulled by a partial protocol's budget test: conn (the budget was spent)
+	recStop       byte = 10 // pulled by a partial protocol's budget test: conn, passes (the budget was spent after that many "not yet" answers in the same delivery)
 	recLost       byte = 11 // pushed (ConnectionLost): conn, err
 	recReadLost   byte = 12 // pushed (ReadConnectionLost): conn
 	recProducer   byte = 13 // pushed (Producer): conn, 1 pause / 0 resume

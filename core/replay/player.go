@@ -362,6 +362,7 @@ func (p *Player) deliver(rec record) {
 			return
 		}
 		if c.part != nil {
+			c.passes = 0
 			c.part.DataReceivedPartial(rec.data, c.spentFn)
 		} else {
 			c.proto.DataReceived(rec.data)
@@ -631,19 +632,22 @@ type playConn struct {
 
 	abortReason error
 	spentFn     func() bool
+	passes      uint64 // budget tests answered in this delivery
 }
 
 // spent is the budget test a partial protocol gets: true where the
-// recording says the budget ran out.
+// recording says the budget ran out — at the same test of the same
+// delivery, after as many "not yet" answers as were recorded.
 func (c *playConn) spent() bool {
 	p := c.p
 	if p.live() {
 		return false
 	}
-	if rec := p.peek(); rec != nil && rec.typ == recStop && rec.id == c.id {
+	if rec := p.peek(); rec != nil && rec.typ == recStop && rec.id == c.id && rec.id2 == c.passes {
 		p.take()
 		return true
 	}
+	c.passes++
 	return false
 }
 

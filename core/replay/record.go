@@ -12,7 +12,7 @@ import (
 type record struct {
 	typ    byte
 	id     uint64 // connection, listener, port or timer
-	id2    uint64 // build: the listener; write: n; producer: 1 pause / 0 resume
+	id2    uint64 // build: the listener; write: n; producer: 1 pause / 0 resume; stop: passes
 	val    uint64 // clock: nanoseconds; input: the value
 	hash   uint64
 	data   []byte
@@ -107,7 +107,10 @@ func (d *decoder) read(rec *record) error {
 	case recData:
 		u(&rec.id)
 		b()
-	case recStop, recReadLost, recRefused, recTimer, recCancel:
+	case recStop:
+		u(&rec.id)
+		u(&rec.id2)
+	case recReadLost, recRefused, recTimer, recCancel:
 		u(&rec.id)
 	case recProducer:
 		u(&rec.id)
@@ -185,7 +188,9 @@ func describe(rec *record) string {
 		return fmt.Sprintf("a UDP port opened on %s (port %d)", rec.str, rec.id)
 	case recUDPConnect:
 		return fmt.Sprintf("port %d connected to %v", rec.id, rec.ap)
-	case recLose, recAbort, recLost, recMade, recFailed, recStop, recReadLost, recCancel:
+	case recStop:
+		return fmt.Sprintf("a budget stop on connection %d after %d passing checks", rec.id, rec.id2)
+	case recLose, recAbort, recLost, recMade, recFailed, recReadLost, recCancel:
 		return fmt.Sprintf("%s on connection %d", recName(rec.typ), rec.id)
 	case recUDPClose, recRefused:
 		return fmt.Sprintf("%s on port %d", recName(rec.typ), rec.id)

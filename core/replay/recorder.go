@@ -383,18 +383,23 @@ type recConn struct {
 	part    core.PartialProtocol
 	spent   func() bool // the reactor's budget test, during DataReceivedPartial
 	spentFn func() bool // checkSpent, bound once
+	passes  uint64      // budget tests answered "not yet" in this delivery
 }
 
 // checkSpent is the budget test the game's partial protocol is given: a
 // spent budget is recorded where the protocol asked, so that a replay
-// stops it at the same message.
+// stops it at the same message. The "not yet" answers are counted, not
+// recorded (a protocol may ask after every message); the stop records how
+// many came before it, so the replay answers "not yet" as often.
 func (c *recConn) checkSpent() bool {
 	if c.spent == nil || !c.spent() {
+		c.passes++
 		return false
 	}
 	if c.r.on() {
 		c.r.enc.typ(recStop)
 		c.r.enc.u(c.id)
+		c.r.enc.u(c.passes)
 		c.r.enc.end()
 	}
 	return true
@@ -443,7 +448,7 @@ func (p recProto) DataReceivedPartial(data []byte, spent func() bool) int {
 		c.inner.DataReceived(data)
 		return len(data)
 	}
-	c.spent = spent
+	c.spent, c.passes = spent, 0
 	n := c.part.DataReceivedPartial(data, c.spentFn)
 	c.spent = nil
 	return n

@@ -258,9 +258,7 @@ func Listen(r *core.Reactor, cfg ServerConfig) (*Server, error) {
 	}); err != nil {
 		return fail(err)
 	}
-	if _, err := r.CallWhenRunning(s.start); err != nil {
-		return fail(err)
-	}
+	r.CallWhenRunning(s.start)
 	attrs := []any{"addr", s.port.Addr().String(), "app", cfg.App, "max_sessions", cfg.MaxSessions}
 	if s.udp != nil {
 		attrs = append(attrs, "udp", s.udp.LocalAddr().String())
@@ -434,7 +432,7 @@ func (s *Server) start() {
 		d = min(d, s.cfg.PongTimeout/4)
 	}
 	d = min(max(d, 5*time.Millisecond), 250*time.Millisecond)
-	s.tick, _ = s.r.CallEvery(d, s.onTick)
+	s.tick = s.r.CallEvery(d, s.onTick)
 }
 
 // onTick enforces the deadlines and sends the pings.

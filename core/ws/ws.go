@@ -12,12 +12,17 @@ package ws
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/threadedselect/reactor/core"
@@ -37,6 +42,12 @@ type Options struct {
 	// Conn are the options for each connection (core.WithMaxUnread,
 	// core.WithMaxQueued, ...).
 	Conn []core.ListenOption
+	// TLS is the TLS configuration Dial uses for wss:// URLs, for example
+	// to trust a server whose certificate a private CA signed (RootCAs);
+	// nil uses the system's roots. Dial clones it. In the browser it is
+	// ignored: the browser makes the connection and trusts what it trusts.
+	// Handler does not use it (the HTTP server terminates TLS).
+	TLS *tls.Config
 }
 
 func (o *Options) maxMessage() int64 {
@@ -66,31 +77,34 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 		c.SetReadLimit(o.maxMessage())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		nc := &conn{Conn: websocket.NetConn(ctx, c, websocket.MessageBinary), ws: c, remote: remoteAddr(req.RemoteAddr)}
+		nc := newConn(c, websocket.NetConn(ctx, c, websocket.MessageBinary), remoteAddr(req.RemoteAddr))
 		done := make(chan struct{})
 		nc.done = done
 		var opts []core.ListenOption
 		if o != nil {
 			opts = o.Conn
 		}
+		// refuse closes a connection the reactor did not take, off the main
+		// thread: the close handshake waits for the peer.
+		refuse := func() { go func() { _ = nc.Close() }() }
 		adopt := func() {
 			p, err := f.BuildProtocol(nc.RemoteAddr())
 			if err != nil || p == nil {
-				nc.Close()
+				refuse()
 				return
 			}
 			if _, err := r.AdoptConn(nc, p, opts...); err != nil {
-				nc.Close()
+				refuse()
 			}
 		}
 		if err := r.CallFromThread(adopt); err != nil {
-			c.Close(websocket.StatusGoingAway, "server stopping")
+			_ = c.Close(websocket.StatusGoingAway, "server stopping")
 			return
 		}
 		select {
 		case <-done:
 		case <-req.Context().Done():
-			nc.Close()
+			_ = nc.Close()
 		}
 	})
 }
@@ -100,18 +114,17 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 // f.ConnectionFailed why there is none. It works natively and in the
 // browser, where the browser makes the connection. ctx bounds the
 // connection attempt; cancelling it later does not close the connection
-// (LoseConnection does). Main thread, or any goroutine.
+// (LoseConnection does). Options.TLS sets whom a wss:// server must be
+// certified by. Main thread, or any goroutine.
 func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory, o *Options) {
 	go func() {
-		var do websocket.DialOptions
-		if o != nil {
-			do.Subprotocols = o.Subprotocols
-		}
-		c, _, err := websocket.Dial(ctx, url, &do)
+		do, release := dialOptions(o)
+		c, _, err := websocket.Dial(ctx, url, do)
+		release()
 		var nc net.Conn
 		if err == nil {
 			c.SetReadLimit(o.maxMessage())
-			nc = &conn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary), ws: c, remote: urlAddr(url)}
+			nc = newConn(c, websocket.NetConn(context.Background(), c, websocket.MessageBinary), urlAddr(url))
 		}
 		var opts []core.ListenOption
 		if o != nil {
@@ -121,14 +134,54 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 	}()
 }
 
-// conn is a WebSocket's net.Conn with a meaningful remote address, and a
-// signal for Handler when it is closed.
+// conn is a WebSocket's net.Conn with a meaningful remote address, a
+// signal for Handler when it is closed, and the reactor's view of how a
+// WebSocket ends:
+//
+//   - A close frame with StatusNormalClosure or StatusGoingAway (a browser
+//     tab closing) is the end of the stream, io.EOF, which the reactor
+//     reports to ConnectionLost as core.ErrConnectionDone. A write that
+//     fails because that close frame closed the connection meanwhile
+//     (the peer's close races the writer) is the peer's end of stream
+//     too, not a write error: like a TCP write after the peer's FIN, it
+//     succeeds and what it carried is not read.
+//   - A connection that ends without a close frame is not a clean close:
+//     Read returns a websocket.CloseError with StatusAbnormalClosure (the
+//     RFC 6455 code for it), which does not match io.EOF.
+//   - Any other close frame ends the stream with its websocket.CloseError.
+//   - Closing it (LoseConnection) sends StatusNormalClosure and waits for
+//     the peer's answer (coder/websocket bounds this: 5 s to send the close
+//     frame, 5 s for the answer), so that the peer sees a clean close too.
+//     The reactor wakes the connection's blocked reader and writer by
+//     setting a deadline in the past, which on a WebSocket's net.Conn
+//     would drop the connection without a close frame: here it starts the
+//     close handshake instead, which wakes them as well.
+//   - Aborting it (AbortConnection, a linger timeout, a full queue) sends
+//     no close frame: the reactor calls CloseNow, and the peer sees an
+//     abnormal closure, as a TCP peer sees a reset.
 type conn struct {
 	net.Conn
-	ws     *websocket.Conn
-	remote net.Addr
-	done   chan struct{}
-	once   sync.Once
+	ws        *websocket.Conn
+	remote    net.Addr
+	done      chan struct{}
+	once      sync.Once
+	closing   atomic.Bool // closing by our side: a failed write is no race with the peer
+	handshake sync.Once
+	closeErr  error // the close handshake's, once handshake is done
+
+	readOnce sync.Once
+	readEnd  chan struct{} // closed when Read has returned its error, readErr
+	readErr  error
+}
+
+// peerCloseWait bounds how long a write that failed on a closed connection
+// waits for the read side to say how the peer closed it. The close frame
+// that closed it is being handled by a Read that is about to return, so
+// the wait is short; the bound is for what should not happen.
+const peerCloseWait = 2 * time.Second
+
+func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr) *conn {
+	return &conn{Conn: c, ws: ws, remote: remote, readEnd: make(chan struct{})}
 }
 
 // Read drops bytes that come with an error: when a client's connection
@@ -137,9 +190,37 @@ type conn struct {
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
-		return 0, err
+		n = 0
+		if err != io.EOF && errors.Is(err, io.EOF) {
+			// The TCP connection ended without a close frame.
+			err = websocket.CloseError{Code: websocket.StatusAbnormalClosure, Reason: "closed without a close frame: " + err.Error()}
+		}
+		c.readOnce.Do(func() {
+			c.readErr = err
+			close(c.readEnd)
+		})
 	}
-	return n, nil
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err == nil || c.closing.Load() || !errors.Is(err, net.ErrClosed) {
+		return n, err
+	}
+	// Closed under the writer, not by us: by a close frame the read side
+	// is handling. Its verdict decides.
+	t := time.NewTimer(peerCloseWait)
+	defer t.Stop()
+	select {
+	case <-c.readEnd:
+	case <-t.C:
+		return n, err
+	}
+	if c.readErr == io.EOF {
+		return len(p), nil
+	}
+	return n, fmt.Errorf("ws: write after the peer closed: %w", c.readErr)
 }
 
 func (c *conn) RemoteAddr() net.Addr {
@@ -149,27 +230,51 @@ func (c *conn) RemoteAddr() net.Addr {
 	return c.Conn.RemoteAddr()
 }
 
-// Close closes the WebSocket with a normal close message and waits for
-// the peer's (at most 5 s), discarding what the peer still sends, so that
-// the peer reads every byte sent before its end of stream. The net.Conn's
-// own Close would cancel a read under way, which cuts the connection
-// without its close handshake (and, with the peer's bytes unread, the
-// socket is reset, dropping what the peer had not read yet).
+// Close closes the WebSocket with StatusNormalClosure, the close handshake
+// first: the net.Conn's own Close cancels a Read in progress before it
+// sends the close frame, which closes the TCP connection under the
+// handshake and makes the peer see an end without a close frame.
 func (c *conn) Close() error {
-	err := c.ws.Close(websocket.StatusNormalClosure, "")
-	c.Conn.Close() // releases the net.Conn's contexts; the WebSocket is closed already
+	c.closeHandshake()
+	err := c.closeErr
+	if err2 := c.Conn.Close(); err == nil && !errors.Is(err2, net.ErrClosed) {
+		err = err2 // releases the net.Conn's timers; the WebSocket is closed already
+	}
 	if c.done != nil {
 		c.once.Do(func() { close(c.done) })
 	}
 	return err
 }
 
+// closeHandshake closes the WebSocket with StatusNormalClosure, once;
+// concurrent calls wait for the first.
+func (c *conn) closeHandshake() {
+	c.handshake.Do(func() {
+		c.closing.Store(true)
+		c.closeErr = c.ws.Close(websocket.StatusNormalClosure, "")
+	})
+}
+
+// SetDeadline sets the deadline of reads and writes. A deadline already
+// past is how the reactor wakes a blocked read or write to close the
+// connection: the close handshake begins, on a goroutine (the caller is
+// the main thread), and ends them. Close waits for it.
+func (c *conn) SetDeadline(t time.Time) error {
+	if !t.IsZero() && !t.After(time.Now()) {
+		c.closing.Store(true)
+		go c.closeHandshake()
+		return nil
+	}
+	return c.Conn.SetDeadline(t)
+}
+
 // CloseNow closes the WebSocket without its close handshake, as the
 // reactor does for AbortConnection: the peer sees an abnormal closure, not
 // a normal one.
 func (c *conn) CloseNow() error {
+	c.closing.Store(true)
 	err := c.ws.CloseNow()
-	c.Conn.Close() // releases the net.Conn's contexts; the WebSocket is closed already
+	c.Conn.Close() // releases the net.Conn's timers; the WebSocket is closed already
 	if c.done != nil {
 		c.once.Do(func() { close(c.done) })
 	}

@@ -78,7 +78,7 @@ func main() {
 
 	// On SIGINT/SIGTERM: stop listening, flush and close every connection,
 	// then let Run return.
-	r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+	r.OnShutdown(func() <-chan struct{} {
 		port.StopListening()
 		return r.LoseAllConnections()
 	})

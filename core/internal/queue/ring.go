@@ -10,8 +10,11 @@ import "sync/atomic"
 // lines.
 type cacheLinePad [64]byte
 
-// Ring is a bounded multi-producer, single-consumer queue without locks:
-// no producer ever waits for another.
+// Ring is a bounded multi-producer, single-consumer queue on which no
+// producer ever waits for another: Push finishes in a bounded number of its
+// own steps unless another producer's claim succeeded meanwhile (lock-free
+// for producers). The consumer is not lock-free: it takes positions in
+// order and stops at one claimed but not yet published.
 //
 // A producer claims a position by advancing claim with a compare-and-swap,
 // writes its value into the cell with plain stores, and publishes it by
@@ -113,10 +116,13 @@ func (r *Ring[T]) Free() int { return len(r.cells) - r.Depth() }
 // so do items after one still being written. It also records the
 // high-water mark.
 func (r *Ring[T]) Snapshot() uint64 {
+	// The scan reads the cells' sequences only, never claim: claim's line
+	// stays in the producers' caches, so an uncontended push's
+	// compare-and-swap does not have to fetch it back from the consumer.
 	h := r.head.Load()
-	t := r.claim.Load()
+	size := uint64(len(r.cells))
 	n := uint64(0)
-	for h+n < t && r.ready(h+n) {
+	for n < size && r.ready(h+n) {
 		n++
 	}
 	if n > r.hw.Load() {

@@ -205,17 +205,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			_, _ = r.CallLater(*duration, stop)
 		}
 	}
-	if _, err := r.CallWhenRunning(setup); err != nil {
-		log.Error("start", "err", err)
-		return 1
-	}
+	r.CallWhenRunning(setup)
 	goodbye := tp.trigger(func() <-chan struct{} { // recorded, and replayed where it was
 		if sw == nil {
 			return nil
 		}
 		return sw.Goodbye()
 	})
-	_, _ = r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+	r.OnShutdown(func() <-chan struct{} {
 		stopping = true
 		return goodbye()
 	})

@@ -24,6 +24,8 @@ func TestDialerFromFlags(t *testing.T) {
 		{"tls-ca", options{addr: "127.0.0.1:1", tlsCA: cert.CertFile}, true, false},
 		{"tls-ca missing", options{addr: "127.0.0.1:1", tlsCA: filepath.Join(dir, "none.pem")}, false, true},
 		{"tls-ca not a certificate", options{addr: "127.0.0.1:1", tlsCA: cert.KeyFile}, false, true},
+		{"wss with tls-ca", options{addr: "127.0.0.1:1", ws: "wss://127.0.0.1:1/ws", tlsCA: cert.CertFile}, true, false},
+		{"wss with tls-ca missing", options{addr: "127.0.0.1:1", ws: "wss://127.0.0.1:1/ws", tlsCA: filepath.Join(dir, "none.pem")}, false, true},
 	} {
 		d, err := dialer(tc.o)
 		if (err != nil) != tc.wantErr || (d != nil) != tc.want {

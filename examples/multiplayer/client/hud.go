@@ -110,6 +110,7 @@ func errReason(err error) string {
 // so that steady-state frames format nothing.
 type hudLine struct {
 	text string
+	ws   bool // the session runs over WebSocket: its stream is WS, not TCP
 
 	// What text was made from.
 	id       uint16
@@ -145,7 +146,11 @@ func (h *hudLine) update(name string, st netclient.State, players int) {
 	case netclient.UDPBound:
 		b.WriteString("  ·  UDP")
 	case netclient.UDPFailed, netclient.UDPOff:
-		b.WriteString("  ·  TCP")
+		if h.ws {
+			b.WriteString("  ·  WS")
+		} else {
+			b.WriteString("  ·  TCP")
+		}
 	}
 	h.text = b.String()
 }

@@ -75,4 +75,10 @@ func TestHUDLine(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { h.update("alice", st, 5) }); allocs != 0 || h.text != before {
 		t.Errorf("an unchanged HUD allocated %v times (text %q)", allocs, h.text)
 	}
+	// Over WebSocket (the browser, or -ws) there is no UDP: the stream is WS.
+	web := hudLine{ws: true}
+	web.update("bob", netclient.State{Status: netclient.StatusConnected, PlayerID: 4, UDP: netclient.UDPOff, RTT: 2 * time.Millisecond, RTTSamples: 1}, 2)
+	if want := "bob  ·  2 players  ·  RTT 2.0 ms  ·  WS"; web.text != want {
+		t.Fatalf("over WebSocket: got %q, want %q", web.text, want)
+	}
 }

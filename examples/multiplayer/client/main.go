@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, err error) {
 	fs.StringVar(&o.name, "name", "player", "your player's `name` (1 to 16 bytes)")
 	fs.StringVar(&o.ws, "ws", "", "connect over WebSocket to this `URL` (ws:// or wss://) instead of TCP to -addr, which then only names the server; the browser build sets it from the page's address")
 	fs.BoolVar(&o.tls, "tls", false, "connect to -addr over TLS (a server started with -tls-cert)")
-	fs.StringVar(&o.tlsCA, "tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "trust the certificates in this PEM `file` too (the server's self-signed one); implies -tls, or with -ws applies to wss://")
 	fs.BoolVar(&o.udp, "udp", true, "receive snapshots over UDP (TCP otherwise)")
 	fs.BoolVar(&o.reconnect, "reconnect", true, "reconnect by itself when the connection is lost or the server restarts; false: show why and stop")
 	fs.BoolVar(&o.netGraph, "netgraph", false, "start with the net graph shown (F3 toggles it)")
@@ -191,7 +191,7 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 		tp.close(log)
 		return nil, err
 	}
-	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log, tp: tp}
+	g := &Game{opts: opts, r: r, ng: ng, art: art, log: log, tp: tp, hud: hudLine{ws: opts.ws != ""}}
 	if g.tp.player != nil {
 		g.tp.player.Attach(r)
 		g.net, g.tp.tape = g.tp.player, g.tp.player
@@ -208,9 +208,7 @@ func newGame(opts options, log *slog.Logger) (*Game, error) {
 	g.simChanged()
 	g.screen.status = ^netclient.Status(0) // no text made yet: the first Update makes it
 	g.shot = newScreenshotter(opts.shot, r, log)
-	if _, err := r.CallWhenRunning(g.connect); err != nil {
-		return nil, err
-	}
+	r.CallWhenRunning(g.connect)
 	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, g.tp.trigger(g.goodbye)); err != nil {
 		g.tp.close(log)
 		return nil, err

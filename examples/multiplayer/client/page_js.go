@@ -11,6 +11,8 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	"github.com/threadedselect/reactor/core/framing"
+	"github.com/threadedselect/reactor/core/session"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
 )
 
@@ -74,6 +76,16 @@ func (p *page) update(g *Game, st netclient.State) {
 			js.Global().Set("reactorClient", p.obj)
 		}
 		p.obj.Set("name", g.opts.name)
+		// The session's goodbye, framed as on the stream, for the page to
+		// send on its WebSocket before it closes it when the tab closes
+		// (index.html, pagehide): the game cannot run then, and a goodbye
+		// makes the server let the player go at once (reason=quit), where
+		// a connection that merely ends could be held for the server's
+		// grace period.
+		bye := framing.Append(nil, session.RawMessage{Kind: session.RawBye, Reason: session.ReasonQuit}.Append(nil))
+		arr := js.Global().Get("Uint8Array").New(len(bye))
+		js.CopyBytesToJS(arr, bye)
+		p.obj.Set("goodbye", arr)
 		p.status = ^netclient.Status(0)
 	}
 	if st.Status == netclient.StatusConnected && !p.wasConnected {

@@ -271,10 +271,11 @@ func TestBadInputUnderLoad(t *testing.T) {
 }
 
 // Goodbye is logged as reason=quit; a client that vanishes (connected but
-// silent) as reason=timeout, after the idle deadline.
+// silent) as reason=timeout, after the idle deadline and the grace period
+// its player is kept for.
 func TestQuitAndTimeout(t *testing.T) {
 	checkFds(t)
-	c := startCluster(t, gameserver.Config{IdleTimeout: 300 * time.Millisecond}, 2, "udp")
+	c := startCluster(t, gameserver.Config{IdleTimeout: 300 * time.Millisecond, Grace: 500 * time.Millisecond}, 2, "udp")
 	var bye <-chan struct{}
 	b := c.sw.Bots[0]
 	c.botLoop.do(t, func() { bye = b.Session.Goodbye() })

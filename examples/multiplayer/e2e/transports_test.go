@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/threadedselect/reactor/core"
+	"github.com/threadedselect/reactor/core/framing"
+	"github.com/threadedselect/reactor/core/session"
 	"github.com/threadedselect/reactor/examples/multiplayer/bots/swarm"
 	"github.com/threadedselect/reactor/examples/multiplayer/game"
 	"github.com/threadedselect/reactor/examples/multiplayer/netclient"
@@ -155,8 +161,10 @@ func TestTLSPlayers(t *testing.T) {
 // The server command with -web serves the browser client's files from
 // -web-root and takes WebSocket players at /ws on the same port; with
 // -tls-cert and -tls-key, over HTTPS and WSS, and its game port speaks TLS.
-// A WebSocket player that goes away without a goodbye (a closed tab)
-// leaves within 2 s.
+// A WebSocket player whose page goes away (a closed tab: the page says
+// goodbye and closes its WebSocket) leaves within 2 s, not held for the
+// grace period; one whose WebSocket is aborted leaves within the grace
+// period (-grace 1s).
 func TestServerCommandWeb(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		name := "http"
@@ -179,7 +187,7 @@ func TestServerCommandWeb(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := []string{"-web", "127.0.0.1:0", "-web-root", root, "-stats", "-1s"}
+			args := []string{"-web", "127.0.0.1:0", "-web-root", root, "-stats", "-1s", "-grace", "1s"}
 			httpClient := &http.Client{Timeout: 10 * time.Second}
 			var cliTLS *tls.Config
 			if secure {
@@ -253,13 +261,26 @@ func TestServerCommandWeb(t *testing.T) {
 			})
 			p.stderr.waitCount(t, 5*time.Second, 1, "msg=join", "name=webby", "addr=127.0.0.1:")
 
-			// Gone without a goodbye, as when a tab is closed.
+			// Aborted: gone within the grace period. (Over WebSocket an
+			// abort may reach the server as a reset, which is held for
+			// the grace period, or as the end of the stream, which is not.)
 			mark := p.stderr.mark()
-			var gone time.Time
-			l.do(t, func() { web.Abort(); gone = time.Now() })
+			var aborted time.Time
+			l.do(t, func() { web.Abort(); aborted = time.Now() })
 			p.stderr.waitSince(t, mark, 5*time.Second, 1, "msg=leave", "name=webby")
+			if d := time.Since(aborted); d > 3*time.Second {
+				t.Fatalf("the leave was logged %v after the abort, with a grace period of 1s", d)
+			}
+
+			// Closed as the page does when its tab closes: gone at once.
+			mark = p.stderr.mark()
+			gone := closeLikeATab(t, wsURL, "tabby")
+			p.stderr.waitSince(t, mark, 5*time.Second, 1, "msg=leave", "name=tabby", "reason=quit")
 			if d := time.Since(gone); d > 2*time.Second {
 				t.Fatalf("the leave was logged %v after the WebSocket closed", d)
+			}
+			if p.stderr.countSince(mark, "msg=detach", "name=tabby") != 0 {
+				t.Fatalf("a closed tab was held for the grace period:\n%s", p.stderr.tail(20))
 			}
 		})
 	}
@@ -292,4 +313,39 @@ func sayGoodbye(t *testing.T, l *loop, sess *netclient.Session) {
 	case <-time.After(10 * time.Second):
 		t.Error("the goodbye did not finish")
 	}
+}
+
+// closeLikeATab joins as name over a WebSocket of its own (through
+// http.DefaultClient) and closes it the way the browser page does when its
+// tab closes (client/web/index.html): the session's goodbye, then a close
+// frame with status 1000. It returns when it closed.
+func closeLikeATab(t *testing.T, wsURL, name string) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageBinary, framing.Append(nil, sessionHello(game.App, name))); err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := c.Read(ctx) // the welcome is the first frame of the stream
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		t.Fatalf("first WebSocket message % x", b)
+	}
+	if m, err := fromSession(b[k : k+int(n)]); err != nil || m.Type() != game.MsgWelcome {
+		t.Fatalf("answer to the hello: %#v %v", m, err)
+	}
+	bye := framing.Append(nil, session.RawMessage{Kind: session.RawBye, Reason: session.ReasonQuit}.Append(nil))
+	if err := c.Write(ctx, websocket.MessageBinary, bye); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "page closed")
+	return time.Now()
 }

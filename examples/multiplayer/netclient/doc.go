@@ -68,7 +68,7 @@
 // channel it returns is closed when the connection is gone, so a
 // Before-shutdown trigger can wait for it:
 //
-//	r.AddSystemEventTrigger(core.Before, core.Shutdown, func() <-chan struct{} {
+//	r.OnShutdown(func() <-chan struct{} {
 //		return sess.Goodbye()
 //	})
 package netclient

@@ -20,6 +20,10 @@
 // cleanly on SIGINT or SIGTERM: every client gets a Shutdown message and a
 // clean close, then the command exits 0. A second signal kills it at once.
 //
+// A player whose connection breaks keeps its id and its place for -grace
+// (default 5s): its client, which reconnects by itself, resumes it
+// (msg=resume); later, it joins as a new player. -grace 0 turns that off.
+//
 // After a burst of allocation (a storm of joins and leaves) it runs a
 // garbage collection and gives the memory back to the system, within ten
 // seconds, on a goroutine of its own (memory.go): the server allocates next
@@ -66,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	exempt := fs.String("addr-limit-exempt", prefixList(gameserver.DefaultAddrLimitExempt), "comma-separated `prefixes` the per-address limits do not apply to; empty: none")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", gameserver.DefaultHandshakeTimeout, "time a new connection has to send Hello")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", gameserver.DefaultIdleTimeout, "time a player may send nothing before it is dropped")
+	fs.DurationVar(&cfg.Grace, "grace", gameserver.DefaultGrace, "time a player whose connection broke keeps its id and place for its client to resume; 0: none")
 	fs.IntVar(&cfg.SlowClientQueue, "slow-queue", gameserver.DefaultSlowClientQueue, "`bytes` a client may leave unsent (process and kernel) before its snapshots are skipped")
 	fs.DurationVar(&cfg.SlowClientTimeout, "slow-timeout", gameserver.DefaultSlowClientTimeout, "time a client may stay above -slow-queue before it is dropped (reason=slow)")
 	fs.IntVar(&cfg.SendBuffer, "send-buffer", gameserver.DefaultSendBuffer, "kernel send buffer of each connection, `bytes` (SO_SNDBUF); negative: the system's")
@@ -92,6 +97,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.HandshakeTimeout <= 0 || cfg.IdleTimeout <= 0 || cfg.SlowClientTimeout <= 0 || cfg.SendBuffer == 0 || cfg.PeerLogRate == 0 {
 		fmt.Fprintln(stderr, "server: -tick must be 1..255; -max-players, the other limits, the queues and the timeouts positive; -send-buffer and -log-rate not 0")
 		return 2
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = -1 // -grace 0: no resume
 	}
 	var err error
 	if cfg.AddrLimitExempt, err = parsePrefixes(*exempt); err != nil {

@@ -47,7 +47,7 @@ func TestHelpListsLimits(t *testing.T) {
 		"-max-conns-per-addr", "(default 16)", "-max-players-per-addr", "(default 8)",
 		"-addr-limit-exempt", "127.0.0.0/8,::1/128", "-slow-queue", "(default 32768)",
 		"-slow-timeout", "(default 5s)", "-send-buffer", "(default 65536)", "-log-rate", "(default 20)",
-		"-log-queue", "(default 1024)",
+		"-log-queue", "(default 1024)", "-grace", "(default 5s)",
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("-help lacks %q:\n%s", want, stderr.String())

@@ -159,8 +159,8 @@ func Serve(r *core.Reactor, addr string) (*session.Server, error) {
 		g.Dir[Side(p.ID())] = float64(max(min(int8(msg[1]), 1), -1))
 		return nil
 	})
-	_, err = r.CallWhenRunning(func() {
-		_, _ = r.CallEvery(time.Second/TickRate, func() {
+	r.CallWhenRunning(func() {
+		r.CallEvery(time.Second/TickRate, func() {
 			for s := range g.Present {
 				p := srv.Peer(uint32(s + 1))
 				g.Present[s] = p != nil && p.Connected()
@@ -169,5 +169,5 @@ func Serve(r *core.Reactor, addr string) (*session.Server, error) {
 			_ = srv.BroadcastUnreliable(AppendState(srv.Begin(MsgState), g.State))
 		})
 	})
-	return srv, err
+	return srv, nil
 }

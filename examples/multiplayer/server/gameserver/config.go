@@ -19,6 +19,7 @@ const (
 	DefaultMaxMessage        = 128 // bytes; the largest client message (the session's Hello) is about 100
 	DefaultHandshakeTimeout  = 3 * time.Second
 	DefaultIdleTimeout       = 10 * time.Second
+	DefaultGrace             = 5 * time.Second
 	DefaultSlowClientQueue   = 32 << 10
 	DefaultSlowClientTimeout = 5 * time.Second
 	DefaultSendBuffer        = 64 << 10
@@ -56,10 +57,10 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerAddr bounds the connections open at once from one address
 	// (an IPv4 address, or an IPv6 /64, which one host usually has whole);
-	// default DefaultMaxConnsPerAddr. A connection beyond it gets a Reject
-	// saying so and is closed; beyond twice as many it is closed as soon as
-	// it is accepted. MaxPlayersPerAddr bounds the players from one
-	// address; a Hello beyond gets a Reject. Default
+	// default DefaultMaxConnsPerAddr. A client beyond it is refused (the
+	// session package's Bye, saying so); beyond twice as many a connection
+	// is closed as soon as it is accepted. MaxPlayersPerAddr bounds the
+	// players from one address; a Hello beyond is refused too. Default
 	// DefaultMaxPlayersPerAddr. Both keep room for everybody else when one
 	// address takes all it can.
 	MaxConnsPerAddr   int
@@ -73,8 +74,10 @@ type Config struct {
 	MaxMessage int
 	// HandshakeTimeout is how long a new connection has to send Hello.
 	HandshakeTimeout time.Duration
-	// IdleTimeout is how long a player may send nothing (not even a Ping)
-	// before it is disconnected with reason=timeout.
+	// IdleTimeout is how long a player may send nothing (not even its
+	// client's keepalive Ping) before its connection is dropped; the
+	// player then waits Grace to be resumed, and leaves with
+	// reason=timeout if it is not.
 	IdleTimeout time.Duration
 	// InputRate is how many inputs per second of a client the world
 	// applies (default 1.1 × TickRate: an honest client sends one per tick,
@@ -96,10 +99,14 @@ type Config struct {
 	// of InputRate × IdleTimeout, enough for a stall as long as the idle
 	// timeout (past that the client is dropped as idle anyway).
 	FloodTolerance int
-	// Grace is how long a player whose connection was lost (not one that
-	// quit or was dropped) keeps its place in the world for its client to
-	// come back to (session.ServerConfig.Grace). Zero or negative: none,
-	// the player leaves at once (reason=timeout or error).
+	// Grace is how long a player whose connection broke (reset, or silent
+	// for IdleTimeout) keeps its id and its place in the world for its
+	// client to come back to (session.ServerConfig.Grace): a client that
+	// reconnects within it resumes the player (msg=resume), one that comes
+	// later joins as a new player. A player that quit, was kicked, or whose
+	// client closed its connection without a goodbye (a process that
+	// exited, a browser tab closed) leaves at once. Default DefaultGrace;
+	// negative: none, every player leaves as soon as its connection ends.
 	Grace time.Duration
 	// SlowClientQueue is how many bytes sent to a client over TCP may wait
 	// unsent (the connection's queue in the process and, where the platform
@@ -127,7 +134,7 @@ type Config struct {
 	// TLS, if set, makes the game port speak TLS (core.ListenTLS): clients
 	// connect with netclient.TLS. The UDP port, if any, stays plain: its
 	// snapshots hold what every player sees anyway, but whoever watches
-	// the path can read a UDPBind's token and take that player's
+	// the path can read a Bind's session token and take that player's
 	// snapshots away from it (set DisableUDP where that matters).
 	TLS *tls.Config
 	// StatsInterval is how often the stats line is logged; negative: never.
@@ -208,7 +215,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FloodTolerance == 0 {
 		c.FloodTolerance = c.TickRate
 	}
-	if c.Grace <= 0 {
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Grace < 0 {
 		c.Grace = -1
 	}
 	if c.SlowClientQueue == 0 {

@@ -56,3 +56,30 @@ func (s *Server) reportSuppressed(now time.Time, force bool) {
 	s.log.Warn("suppressed", "lines", pending, "total", s.stats.LogsSuppressed+sess, "limit_per_s", s.cfg.PeerLogRate)
 	pl.pending, pl.sessSeen, pl.lastReport = 0, sess, now
 }
+
+// onceHandler is the handler of the session package's logger: it drops
+// that package's lines about a player's session (join, leave, detach,
+// resume), since the server logs each of those events itself, with the
+// player's name and the game's reason (msg=join, msg=leave, msg=detach,
+// msg=resume), so that each is logged once. Every other line of the
+// package (refuse, drop, listening, ...) passes.
+type onceHandler struct{ slog.Handler }
+
+// Handle drops the session package's join, leave, detach and resume lines.
+func (h onceHandler) Handle(ctx context.Context, r slog.Record) error {
+	switch r.Message {
+	case "session: join", "session: leave", "session: detach", "session: resume":
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the filter.
+func (h onceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return onceHandler{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup keeps the filter.
+func (h onceHandler) WithGroup(name string) slog.Handler {
+	return onceHandler{h.Handler.WithGroup(name)}
+}

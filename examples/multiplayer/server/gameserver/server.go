@@ -3,6 +3,7 @@ package gameserver
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -32,6 +33,7 @@ var (
 // The leave reasons of the msg=leave log line.
 const (
 	ReasonQuit     = "quit"
+	ReasonClosed   = "closed" // the connection ended cleanly without a goodbye: the client's process exited
 	ReasonTimeout  = "timeout"
 	ReasonError    = "error"
 	ReasonShutdown = "shutdown"
@@ -77,6 +79,8 @@ type player struct {
 	inputs   inputLimit
 	backedUp time.Time // since when its unsent data is above the bound; zero: not
 	slow     bool      // kicked for not reading
+	lost     error     // how its connection ended, while it waits to be resumed
+	closed   bool      // its client closed the connection without a goodbye
 }
 
 // Server is the authoritative game server: it owns a game.World, ticks it at
@@ -167,11 +171,12 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 		Linger:             cfg.Linger,
 		WelcomeData:        game.AppendWelcomeData(nil, uint8(cfg.TickRate)),
 		LogRate:            cfg.PeerLogRate,
-		Logger:             cfg.Logger,
+		Logger:             slog.New(onceHandler{cfg.Logger.Handler()}),
 		ListenOptions:      opts,
 		Accept:             s.accept,
 		OnJoin:             s.joined,
 		OnResume:           s.resumed,
+		OnDetach:           s.detached,
 		OnLeave:            s.left,
 	})
 	if err != nil {
@@ -187,9 +192,7 @@ func New(r *core.Reactor, cfg Config) (*Server, error) {
 	if _, err := r.AddSystemEventTrigger(core.Before, core.Shutdown, s.Shutdown); err != nil {
 		return fail(err)
 	}
-	if _, err := r.CallWhenRunning(s.start); err != nil {
-		return fail(err)
-	}
+	r.CallWhenRunning(s.start)
 	attrs := []any{"addr", s.sess.Addr().String(), "tick", cfg.TickRate, "max_players", cfg.MaxPlayers}
 	if u := s.sess.UDPAddr(); u.IsValid() {
 		attrs = append(attrs, "udp", u.String())
@@ -283,12 +286,30 @@ func (s *Server) joined(p *session.Peer) {
 	s.peerLog(slog.LevelInfo, "join", "player", pl.id, "name", pl.name, "addr", pl.addr)
 }
 
-// resumed is session.ServerConfig.OnResume: the client is told everybody's
-// name again (it may have missed changes while away).
+// detached is session.ServerConfig.OnDetach: the player's connection
+// ended without a goodbye. A connection the client closed (a process that
+// exited, a tab closed: nothing to come back) ends the player at once, as
+// if it had quit; one that broke (reset, silence) keeps the player, still
+// in the world, for Config.Grace.
+func (s *Server) detached(p *session.Peer, err error) {
+	pl := p.Data.(*player)
+	pl.lost = err
+	if errors.Is(err, core.ErrConnectionDone) || errors.Is(err, io.EOF) {
+		pl.closed = true
+		p.Kick("connection closed without a goodbye") // OnLeave: left
+		return
+	}
+	s.peerLog(slog.LevelInfo, "detach", "player", pl.id, "name", pl.name, "addr", pl.addr, "grace", s.cfg.Grace, "detail", err.Error())
+}
+
+// resumed is session.ServerConfig.OnResume: the client is back within the
+// grace period, with the same player; it is told everybody's name again
+// (it may have missed changes while away).
 func (s *Server) resumed(p *session.Peer) {
 	pl := p.Data.(*player)
-	pl.addr, pl.backedUp = p.Addr().String(), time.Time{}
+	pl.addr, pl.backedUp, pl.lost = p.Addr().String(), time.Time{}, nil
 	s.sendNames(p)
+	s.peerLog(slog.LevelInfo, "resume", "player", pl.id, "name", pl.name, "addr", pl.addr, "resumes", p.Resumes())
 }
 
 // sendNames sends p a PlayerInfo for every player, p's own included.
@@ -319,6 +340,12 @@ func (s *Server) left(p *session.Peer, err error) {
 			_ = q.p.Send(left)
 		}
 	}
+	switch {
+	case pl.closed:
+		err = pl.lost
+	case pl.lost != nil && errors.Is(err, session.ErrGraceExpired):
+		err = fmt.Errorf("%w, not resumed within %v", pl.lost, s.cfg.Grace)
+	}
 	reason := classify(pl, err)
 	if reason == ReasonSlow && !pl.slow {
 		s.stats.SlowDrops++ // not reading (session.ErrNotReading); checkBackpressure counts its own
@@ -345,6 +372,8 @@ func classify(pl *player, err error) string {
 		return ReasonShutdown
 	case errors.Is(err, core.ErrTimeout), errors.Is(err, session.ErrGraceExpired):
 		return ReasonTimeout
+	case errors.Is(err, core.ErrConnectionDone):
+		return ReasonClosed
 	}
 	return ReasonError
 }
@@ -358,9 +387,27 @@ func detail(err error) string {
 	return err.Error()
 }
 
-// input handles an Input message: it judges it (see inputLimit) and queues
-// it in the world. An error kicks the client, with the error's text.
+// input handles an Input message (see handleInput); an error kicks the
+// client, with the error's text without core's prefix.
 func (s *Server) input(p *session.Peer, payload []byte) error {
+	if err := s.handleInput(p, payload); err != nil {
+		return kickError{err}
+	}
+	return nil
+}
+
+// kickError is an error whose text is what a kicked client is told: its
+// cause's, without core's "bad input from peer" prefix. It unwraps to its
+// cause, so errors.Is(err, ErrFlood) and errors.Is(err, core.ErrBadInput)
+// hold.
+type kickError struct{ err error }
+
+func (e kickError) Error() string { return kickText(e.err) }
+func (e kickError) Unwrap() error { return e.err }
+
+// handleInput judges an Input message (see inputLimit) and queues it in
+// the world.
+func (s *Server) handleInput(p *session.Peer, payload []byte) error {
 	pl := p.Data.(*player)
 	in, err := game.DecodeInput(payload)
 	if err != nil {

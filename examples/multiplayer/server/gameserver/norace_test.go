@@ -1,0 +1,5 @@
+//go:build !race
+
+package gameserver
+
+const raceEnabled = false
