@@ -218,12 +218,20 @@ func (g *goConn) writer() {
 }
 
 // closeConn closes the net.Conn, on the writer goroutine once the
-// connection is closed. An abortive close closes what a wrapper runs on
-// (a *tls.Conn's NetConn), so that nothing more is sent.
+// connection is closed. An abortive close sends nothing more: a connection
+// that can close without its closing message does so (CloseNow, as
+// core/ws's WebSocket connections and coder/websocket's do), otherwise
+// what a wrapper runs on is closed (a *tls.Conn's NetConn).
 func (g *goConn) closeConn() {
 	c := g.c
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok && g.abortive {
-		c = nc.NetConn()
+	if g.abortive {
+		if cn, ok := c.(interface{ CloseNow() error }); ok {
+			cn.CloseNow()
+			return
+		}
+		if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+			c = nc.NetConn()
+		}
 	}
 	c.Close()
 }
@@ -363,8 +371,13 @@ func (g *goConn) closeNow(reason error) {
 	g.flags.Or(flagDead)
 	close(g.quit)
 	// Wake a read or write blocked on the net.Conn; one whose deadline
-	// cannot be set is closed here instead.
-	if g.c.SetDeadline(time.Unix(1, 0)) != nil {
+	// cannot be set is closed here instead. An abortive close of a
+	// connection that can close without its closing message (CloseNow)
+	// does that, on a goroutine (it may wait for the connection's own): a
+	// past deadline starts a WebSocket's close handshake (core/ws).
+	if cn, ok := g.c.(interface{ CloseNow() error }); ok && g.abortive {
+		g.r.spawn(func() { _ = cn.CloseNow() })
+	} else if g.c.SetDeadline(time.Unix(1, 0)) != nil {
 		g.c.Close()
 	}
 	g.r.unregister(g.h)

@@ -3,7 +3,6 @@
 package core
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,17 +27,19 @@ import (
 // (writes and vectored writes of sizes from 0 to 1 MiB, read pauses,
 // write-buffer limits, a streaming or a pull Producer, LoseConnection,
 // AbortConnection), a setting (which side dials, half-close, read-ahead,
-// send buffer, queue limit, back-pressure) and a peer: a Go net.TCPConn
-// that reads at random rates, stops reading for a while, sends, half-closes
-// or resets. The program runs on the reactor's main thread against a real
-// loopback connection; the peer on goroutines of its own. Content is a
+// send buffer, queue limit, back-pressure) and a peer: a Go net.Conn (a
+// TCP socket, a net.Pipe end, a *tls.Conn, a WebSocket) that reads at
+// random rates, stops reading for a while, sends, half-closes or resets,
+// as far as its kind can (connCaps). The program runs on the reactor's main
+// thread against a real connection; the peer on goroutines of its own. Content is a
 // seeded pattern, so both ends check every byte. The model keeps what the
 // transport accepted and checks, during the run and at its end:
 //
 //   - the peer receives exactly the bytes Write/Writev accepted, in order,
 //     then end of stream; a prefix of them if the program aborted, the peer
 //     reset or the queue limit was passed; never a clean end of stream
-//     before the last one;
+//     before the last one (except where an abortive end has no other way
+//     to show: connCaps.AbortSeen);
 //   - ConnectionLost runs exactly once, with a reason that fits what
 //     happened (ErrConnectionDone after a LoseConnection, and then every
 //     accepted byte was sent; ErrAborted after an abort; ErrConnectionReset
@@ -58,7 +59,10 @@ import (
 //   - what the peer sends arrives in order, all of it before
 //     ReadConnectionLost.
 //
-// make test runs modelChecks cases per backend and driver; make soak many
+// It runs over every kind of connection (conn_kinds_test.go: TCP, an
+// adopted net.Pipe end, TLS, WebSocket), each case fitted to what the kind
+// can express (connCaps). make test runs connKind.checks cases per kind,
+// backend and driver (modelChecks on TCP, fewer on the others); make soak many
 // more (-rapid.checks=N, or RAPID_CHECKS=N, selects the count). A failure
 // prints the case as rapid shrank it, the program's last events and what
 // the peer did. Timing varies from run to run, so rapid may call a failure
@@ -349,7 +353,8 @@ func peerGen() *rapid.Generator[peerScript] {
 	})
 }
 
-func programGen() *rapid.Generator[modelProgram] {
+// programGen makes cases that kind can run (connCaps.fit).
+func programGen(caps connCaps) *rapid.Generator[modelProgram] {
 	return rapid.Custom(func(t *rapid.T) modelProgram {
 		cfg := configGen().Draw(t, "config")
 		steps := rapid.SliceOfN(stepGen(cfg.producer), 0, 12).Draw(t, "steps")
@@ -370,7 +375,7 @@ func programGen() *rapid.Generator[modelProgram] {
 		}
 		steps = append(steps, end)
 		steps = append(steps, rapid.SliceOfN(afterGen(), 0, 3).Draw(t, "after")...)
-		return modelProgram{cfg: cfg, steps: steps, peer: peerGen().Draw(t, "peer")}
+		return caps.fit(modelProgram{cfg: cfg, steps: steps, peer: peerGen().Draw(t, "peer")})
 	})
 }
 
@@ -429,6 +434,7 @@ func matchPattern(pat, b []byte, rot int, off int64) int {
 type model struct {
 	r     *Reactor
 	h     *harness
+	caps  connCaps // what the kind of connection can do
 	cfg   modelConfig
 	steps []mstep
 	pat   []byte
@@ -1046,7 +1052,7 @@ func rcvBufControl(size int) func(string, string, syscall.RawConn) error {
 
 // runPeer runs the peer's script on c; its sender runs on a goroutine of
 // its own, so that a reactor that stops reading never stops the reader.
-func (m *model) runPeer(c *net.TCPConn, ps peerScript, deadline time.Time, res *peerResult) {
+func (m *model) runPeer(c net.Conn, ps peerScript, deadline time.Time, res *peerResult) {
 	_ = c.SetDeadline(deadline)
 	sendDone := make(chan struct{})
 	go func() {
@@ -1067,7 +1073,7 @@ func (m *model) runPeer(c *net.TCPConn, ps peerScript, deadline time.Time, res *
 			}
 		}
 		if ps.closeWrite {
-			if err := c.CloseWrite(); err == nil {
+			if err := closeWrite(c); err == nil {
 				res.halfClosed = true
 			} else {
 				res.sendErr = err
@@ -1087,6 +1093,12 @@ func (m *model) runPeer(c *net.TCPConn, ps peerScript, deadline time.Time, res *
 			}
 			if err != nil {
 				res.end = err
+				if err != io.EOF && errors.Is(err, io.EOF) {
+					// A connection cut without its close (a WebSocket's
+					// TCP connection closed before its close message) is
+					// no clean end of stream.
+					res.end = fmt.Errorf("end of stream without a clean close: %v", err)
+				}
 				return false
 			}
 		}
@@ -1108,8 +1120,9 @@ func (m *model) runPeer(c *net.TCPConn, ps peerScript, deadline time.Time, res *
 			res.trace = append(res.trace, fmt.Sprintf("stalled %v", s.d))
 		case peerReset:
 			m.peerResetNow.Store(true)
-			_ = c.SetLinger(0)
-			_ = c.Close()
+			if !resetConn(c) {
+				res.setupErr = fmt.Errorf("a %T cannot be reset (the kind's capabilities say it can)", c)
+			}
 			res.reset = true
 			reading = false
 			res.trace = append(res.trace, fmt.Sprintf("reset after %d bytes", res.got))
@@ -1123,21 +1136,24 @@ func (m *model) runPeer(c *net.TCPConn, ps peerScript, deadline time.Time, res *
 	_ = c.Close()
 	<-sendDone
 	// Linux reports a reset once: if the sender's write took it, the
-	// reader's next read returns 0 as if the peer had closed cleanly.
-	if errors.Is(res.end, io.EOF) && isResetErr(res.sendErr) {
+	// reader's next read returns 0 as if the peer had closed cleanly. (A
+	// kind that cannot reset closes both ways at once, and a peer still
+	// sending then gets a broken pipe after a clean end: no reset.)
+	if m.caps.Reset && errors.Is(res.end, io.EOF) && isResetErr(res.sendErr) {
 		res.end = fmt.Errorf("end of stream after the sender saw %w", res.sendErr)
 	}
 }
 
 // runModelCase runs one program against one backend and driver, and
 // reports what it found through t.
-func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
+func runModelCase(t tester, h *harness, k connKind, pat []byte, prog modelProgram) {
 	t.Helper()
+	prog = k.caps.fit(prog)
 	r, err := New(WithBackend(h.backend), WithLogger(slog.New(&logRecorder{t: h.t})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m := &model{r: r, h: h, cfg: prog.cfg, steps: prog.steps, pat: pat}
+	m := &model{r: r, h: h, caps: k.caps, cfg: prog.cfg, steps: prog.steps, pat: pat}
 	res := &peerResult{bad: -1}
 	caseDeadline := modelDeadline
 	if prog.cfg.deadline > 0 {
@@ -1160,13 +1176,6 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 	if prog.cfg.backpress {
 		opts = append(opts, WithBackpressure())
 	}
-	peerDone := make(chan struct{})
-	finished := func() {
-		// Tell the main thread; if the reactor is already gone (the
-		// deadline stopped it), there is nobody to tell.
-		_ = r.CallFromThread(func() { m.peerDone = true; m.maybeStop() })
-		close(peerDone)
-	}
 	built := 0
 	build := func(net.Addr) (Protocol, error) {
 		if built++; built > 1 {
@@ -1175,53 +1184,31 @@ func runModelCase(t tester, h *harness, pat []byte, prog modelProgram) {
 		}
 		return m.protocol(), nil
 	}
-	if prog.cfg.dial {
-		lc := net.ListenConfig{Control: rcvBufControl(prog.cfg.peerRcvBuf)}
-		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen: %v", err)
-		}
-		go func() {
-			defer finished()
-			_ = ln.(*net.TCPListener).SetDeadline(deadline)
-			c, err := ln.Accept()
-			ln.Close()
+	peerDone, err := k.open(r, connLink{
+		Dial:     prog.cfg.dial,
+		RcvBuf:   prog.cfg.peerRcvBuf,
+		Deadline: deadline,
+		Opts:     opts,
+		Build:    build,
+		Failed: func(err error) {
+			m.connectErr = err
+			m.note("ConnectionFailed(%v)", err)
+			m.lost, m.progDone = 1, true // nothing more will happen
+			m.maybeStop()
+		},
+		Peer: func(c net.Conn, err error) {
+			// Tell the main thread; if the reactor is already gone (the
+			// deadline stopped it), there is nobody to tell.
+			defer func() { _ = r.CallFromThread(func() { m.peerDone = true; m.maybeStop() }) }()
 			if err != nil {
 				res.setupErr = err
 				return
 			}
-			m.runPeer(c.(*net.TCPConn), prog.peer, deadline, res)
-		}()
-		_, err = r.ConnectTCP(ln.Addr().String(), ClientFuncs{
-			Build: build,
-			Failed: func(err error) {
-				m.connectErr = err
-				m.note("ConnectionFailed(%v)", err)
-				ln.Close()
-				m.lost, m.progDone = 1, true // nothing more will happen
-				m.maybeStop()
-			},
-		}, 5*time.Second, opts...)
-		if err != nil {
-			ln.Close()
-			<-peerDone
-			t.Fatalf("ConnectTCP: %v", err)
-		}
-	} else {
-		port, err := r.ListenTCP("127.0.0.1:0", FactoryFunc(build), opts...)
-		if err != nil {
-			t.Fatalf("ListenTCP: %v", err)
-		}
-		go func() {
-			defer finished()
-			d := net.Dialer{Timeout: 5 * time.Second, Control: rcvBufControl(prog.cfg.peerRcvBuf)}
-			c, err := d.Dial("tcp", port.Addr().String())
-			if err != nil {
-				res.setupErr = err
-				return
-			}
-			m.runPeer(c.(*net.TCPConn), prog.peer, deadline, res)
-		}()
+			m.runPeer(c, prog.peer, deadline, res)
+		},
+	})
+	if err != nil {
+		t.Fatalf("%s: connecting: %v", k.name, err)
 	}
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(time.Until(deadline), func() {
@@ -1291,13 +1278,17 @@ func (m *model) verdict(res *peerResult) []string {
 	if res.got > m.accepted {
 		add("the peer received %d bytes, more than the %d accepted", res.got, m.accepted)
 	}
-	if errors.Is(res.end, io.EOF) && res.got != m.accepted {
+	queueFull := m.queueFull || errors.Is(m.reason, ErrWriteQueueFull)
+	timedOut := m.cfg.timeoutOK && errors.Is(m.reason, ErrTimeout)
+	// An abortive end shows as a clean end of stream on a kind that has
+	// no other way to end (connCaps.AbortSeen); otherwise a clean end of
+	// stream means every accepted byte arrived.
+	abortive := m.abortCalled || queueFull || timedOut
+	if errors.Is(res.end, io.EOF) && res.got != m.accepted && (m.caps.AbortSeen || !abortive) {
 		add("the peer saw a clean end of stream after %d of the %d bytes accepted", res.got, m.accepted)
 	}
 	// Unless someone aborted or reset, every accepted byte arrives, then
 	// end of stream.
-	queueFull := m.queueFull || errors.Is(m.reason, ErrWriteQueueFull)
-	timedOut := m.cfg.timeoutOK && errors.Is(m.reason, ErrTimeout)
 	if !res.reset && !m.abortCalled && !queueFull && !timedOut && (res.got != m.accepted || !errors.Is(res.end, io.EOF)) {
 		add("no abort, reset, full queue or timeout, yet the peer received %d of %d bytes, then %v", res.got, m.accepted, res.end)
 	}
@@ -1387,16 +1378,20 @@ func setRapidDefault(t *testing.T, name, value string) {
 }
 
 func TestStreamModel(t *testing.T) {
-	setRapidDefault(t, "checks", strconv.Itoa(modelChecks))
 	setRapidDefault(t, "shrinktime", modelShrinkTime.String())
 	// No fail files in the source tree; the report gives -rapid.seed.
 	setRapidDefault(t, "nofailfile", "true")
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		rapid.Check(t, func(rt *rapid.T) {
-			runModelCase(rt, h, pat, programGen().Draw(rt, "case"))
+	for _, k := range connKinds {
+		t.Run(k.name, func(t *testing.T) {
+			setRapidDefault(t, "checks", strconv.Itoa(k.checks))
+			forEach(t, func(t *testing.T, h *harness) {
+				rapid.Check(t, func(rt *rapid.T) {
+					runModelCase(rt, h, k, pat, programGen(k.caps).Draw(rt, "case"))
+				})
+			})
 		})
-	})
+	}
 }
 
 // Regressions found by the model (issue 9), on every backend and driver.
@@ -1407,8 +1402,8 @@ func TestStreamModel(t *testing.T) {
 // peer got a prefix and a broken pipe.
 func TestStreamPullBurstThenLose(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg:   modelConfig{producer: true, rotOut: 12345},
 			steps: []mstep{{op: opPull, a: 16 << 20, n: 32 << 20, await: true, lose: true}},
 			peer:  peerScript{drainBuf: 64 << 10},
@@ -1421,8 +1416,8 @@ func TestStreamPullBurstThenLose(t *testing.T) {
 // the last bytes (8,355,840 of 8,388,608 arrived).
 func TestStreamPullChunksThenLose(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg:   modelConfig{producer: true, rotOut: 777},
 			steps: []mstep{{op: opPull, a: 64 << 10, n: 8 << 20, await: true, lose: true}},
 			peer:  peerScript{drainBuf: 64 << 10},
@@ -1437,8 +1432,8 @@ func TestStreamPullChunksThenLose(t *testing.T) {
 // end of stream after a prefix).
 func TestStreamFlushWhileNotReading(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg: modelConfig{halfClose: true, sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 99},
 			steps: []mstep{{op: opPause}, {op: opWait, d: 20 * time.Millisecond},
 				{op: opWrite, n: 1 << 20}, {op: opLose}},
@@ -1452,8 +1447,8 @@ func TestStreamFlushWhileNotReading(t *testing.T) {
 // and the reactor's QueuedBytes once, not twice, and not left in.
 func TestStreamAbortWithWriteInFlight(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg: modelConfig{sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 5},
 			steps: []mstep{{op: opWrite, n: 1 << 20}, {op: opAbort}, {op: opWait, d: 5 * time.Millisecond},
 				{op: opWrite, n: 10}},
@@ -1467,12 +1462,28 @@ func TestStreamAbortWithWriteInFlight(t *testing.T) {
 // paused it waited for the whole linger time instead.
 func TestStreamPauseAfterLoseConnection(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg:   modelConfig{rotOut: 3, linger: time.Minute, deadline: 1500 * time.Millisecond},
 			steps: []mstep{{op: opWrite, n: 10}, {op: opLose}, {op: opPause}},
 			// The peer reads, and closes, once the program has paused.
 			peer: peerScript{steps: []pstep{{op: peerStall, d: 20 * time.Millisecond}}, drainBuf: 64 << 10},
+		})
+	})
+}
+
+// LoseConnection while the peer is still sending: a WebSocket was closed
+// at once, its socket with unread bytes (a reset, which dropped what the
+// peer had not read yet) and without its close message; the peer got a
+// prefix of what ConnectionLost(ErrConnectionDone) said was sent.
+func TestStreamLoseWhilePeerSends(t *testing.T) {
+	pat := modelPattern()
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
+			cfg:   modelConfig{rotOut: 11, rotIn: 13},
+			steps: []mstep{{op: opWrite, n: 512 << 10}, {op: opLose}},
+			peer: peerScript{steps: []pstep{{op: peerStall, d: 5 * time.Millisecond}}, drainBuf: 4 << 10,
+				send: []int{256 << 10, 256 << 10, 256 << 10}},
 		})
 	})
 }
@@ -1483,8 +1494,8 @@ func TestStreamPauseAfterLoseConnection(t *testing.T) {
 // a reset.
 func TestStreamLingerTimeoutResets(t *testing.T) {
 	pat := modelPattern()
-	forEach(t, func(t *testing.T, h *harness) {
-		runModelCase(t, h, pat, modelProgram{
+	forEachKind(t, func(t *testing.T, h *harness, k connKind) {
+		runModelCase(t, h, k, pat, modelProgram{
 			cfg: modelConfig{sndBuf: 4 << 10, peerRcvBuf: 4 << 10, rotOut: 7,
 				linger: 100 * time.Millisecond, timeoutOK: true},
 			steps: []mstep{{op: opWrite, n: 1 << 20}, {op: opLose}},

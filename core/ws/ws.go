@@ -156,6 +156,9 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 //     setting a deadline in the past, which on a WebSocket's net.Conn
 //     would drop the connection without a close frame: here it starts the
 //     close handshake instead, which wakes them as well.
+//   - Aborting it (AbortConnection, a linger timeout, a full queue) sends
+//     no close frame: the reactor calls CloseNow, and the peer sees an
+//     abnormal closure, as a TCP peer sees a reset.
 type conn struct {
 	net.Conn
 	ws        *websocket.Conn
@@ -181,9 +184,13 @@ func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr) *conn {
 	return &conn{Conn: c, ws: ws, remote: remote, readEnd: make(chan struct{})}
 }
 
+// Read drops bytes that come with an error: when a client's connection
+// ends inside a frame, coder/websocket returns the frame's last bytes
+// still masked, with the error; the stream is broken there anyway.
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
+		n = 0
 		if err != io.EOF && errors.Is(err, io.EOF) {
 			// The TCP connection ended without a close frame.
 			err = websocket.CloseError{Code: websocket.StatusAbnormalClosure, Reason: "closed without a close frame: " + err.Error()}
@@ -259,6 +266,19 @@ func (c *conn) SetDeadline(t time.Time) error {
 		return nil
 	}
 	return c.Conn.SetDeadline(t)
+}
+
+// CloseNow closes the WebSocket without its close handshake, as the
+// reactor does for AbortConnection: the peer sees an abnormal closure, not
+// a normal one.
+func (c *conn) CloseNow() error {
+	c.closing.Store(true)
+	err := c.ws.CloseNow()
+	c.Conn.Close() // releases the net.Conn's timers; the WebSocket is closed already
+	if c.done != nil {
+		c.once.Do(func() { close(c.done) })
+	}
+	return err
 }
 
 // wsAddr is the address of a WebSocket peer.
