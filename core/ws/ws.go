@@ -35,9 +35,11 @@ type Options struct {
 	// OriginPatterns are the origins Handler accepts besides the request's
 	// own host (see websocket.AcceptOptions); empty: the same origin only.
 	OriginPatterns []string
-	// MaxMessage bounds one incoming WebSocket message (default 64 KiB).
-	// The stream is unaffected: a longer write from the peer's reactor is
-	// split into several messages.
+	// MaxMessage bounds one WebSocket message (default 64 KiB). A longer
+	// write leaves as several messages, so the stream is unaffected; a
+	// peer's message longer than it ends the connection with
+	// StatusMessageTooBig, and ConnectionLost gets an error matching
+	// websocket.ErrMessageTooBig.
 	MaxMessage int64
 	// Conn are the options for each connection (core.WithMaxUnread,
 	// core.WithMaxQueued, ...).
@@ -74,10 +76,9 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 		if err != nil {
 			return // Accept wrote the HTTP error
 		}
-		c.SetReadLimit(o.maxMessage())
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		nc := newConn(c, websocket.NetConn(ctx, c, websocket.MessageBinary), remoteAddr(req.RemoteAddr))
+		nc := newConn(c, websocket.NetConn(ctx, c, websocket.MessageBinary), remoteAddr(req.RemoteAddr), o.maxMessage())
 		done := make(chan struct{})
 		nc.done = done
 		var opts []core.ListenOption
@@ -123,8 +124,7 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 		release()
 		var nc net.Conn
 		if err == nil {
-			c.SetReadLimit(o.maxMessage())
-			nc = newConn(c, websocket.NetConn(context.Background(), c, websocket.MessageBinary), urlAddr(url))
+			nc = newConn(c, websocket.NetConn(context.Background(), c, websocket.MessageBinary), urlAddr(url), o.maxMessage())
 		}
 		var opts []core.ListenOption
 		if o != nil {
@@ -163,6 +163,7 @@ type conn struct {
 	net.Conn
 	ws        *websocket.Conn
 	remote    net.Addr
+	max       int // Options.MaxMessage: longer writes go out as several messages
 	done      chan struct{}
 	once      sync.Once
 	closing   atomic.Bool // closing by our side: a failed write is no race with the peer
@@ -180,8 +181,11 @@ type conn struct {
 // the wait is short; the bound is for what should not happen.
 const peerCloseWait = 2 * time.Second
 
-func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr) *conn {
-	return &conn{Conn: c, ws: ws, remote: remote, readEnd: make(chan struct{})}
+// newConn wraps the net.Conn that websocket.NetConn made of ws. The read
+// limit is set here, after NetConn, which turns it off.
+func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr, max int64) *conn {
+	ws.SetReadLimit(max)
+	return &conn{Conn: c, ws: ws, remote: remote, max: int(max), readEnd: make(chan struct{})}
 }
 
 // Read drops bytes that come with an error: when a client's connection
@@ -203,7 +207,23 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write sends p as one binary message, or as several of at most
+// Options.MaxMessage bytes: the peer reads a byte stream either way, and a
+// peer with the same limit accepts them.
 func (c *conn) Write(p []byte) (int, error) {
+	sent := 0
+	for len(p)-sent > c.max {
+		n, err := c.write(p[sent : sent+c.max])
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	n, err := c.write(p[sent:])
+	return sent + n, err
+}
+
+func (c *conn) write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if err == nil || c.closing.Load() || !errors.Is(err, net.ErrClosed) {
 		return n, err
