@@ -37,7 +37,7 @@ func TestWebSocketMaxMessage(t *testing.T) {
 			srv := httptest.NewServer(ws.Handler(r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
 				p := &proto{}
 				p.made = func(tr core.Transport) { tr.Write(payload) }
-				p.lost = func(err error) { lost <- err }
+				p.lost = func(err error) { lost <- err; r.Stop() } // the test ends once the reactor has said why
 				return p, nil
 			}), &ws.Options{MaxMessage: max}))
 			defer srv.Close()
@@ -51,12 +51,12 @@ func TestWebSocketMaxMessage(t *testing.T) {
 			}
 			peer := make(chan result, 1)
 			go func() {
-				defer r.CallFromThread(func() { r.Stop() })
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				c, _, err := websocket.Dial(ctx, url, nil)
 				if err != nil {
 					peer <- result{err: err}
+					r.CallFromThread(func() { r.Stop() })
 					return
 				}
 				defer c.CloseNow()
@@ -66,6 +66,7 @@ func TestWebSocketMaxMessage(t *testing.T) {
 					if err != nil {
 						res.err = err
 						peer <- res
+						r.CallFromThread(func() { r.Stop() })
 						return
 					}
 					res.sizes = append(res.sizes, len(b))
@@ -75,6 +76,7 @@ func TestWebSocketMaxMessage(t *testing.T) {
 				if err := c.Write(ctx, websocket.MessageBinary, make([]byte, max+1)); err != nil {
 					res.err = err
 					peer <- res
+					r.CallFromThread(func() { r.Stop() })
 					return
 				}
 				_, _, res.closeErr = c.Read(ctx)

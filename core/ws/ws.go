@@ -35,11 +35,12 @@ type Options struct {
 	// OriginPatterns are the origins Handler accepts besides the request's
 	// own host (see websocket.AcceptOptions); empty: the same origin only.
 	OriginPatterns []string
-	// MaxMessage bounds one WebSocket message (default 64 KiB). A longer
-	// write leaves as several messages, so the stream is unaffected; a
-	// peer's message longer than it ends the connection with
-	// StatusMessageTooBig, and ConnectionLost gets an error matching
-	// websocket.ErrMessageTooBig.
+	// MaxMessage bounds one WebSocket message. A longer write leaves as
+	// several messages, so the stream is unaffected (0: 64 KiB). A peer's
+	// message longer than it ends the connection with StatusMessageTooBig,
+	// and ConnectionLost gets an error matching websocket.ErrMessageTooBig
+	// (0: no bound; a message's bytes are streamed to the protocol as they
+	// arrive, so memory is bounded by core.WithMaxUnread either way).
 	MaxMessage int64
 	// Conn are the options for each connection (core.WithMaxUnread,
 	// core.WithMaxQueued, ...).
@@ -52,11 +53,13 @@ type Options struct {
 	TLS *tls.Config
 }
 
-func (o *Options) maxMessage() int64 {
+// maxMessage returns the bound on incoming messages (-1: none) and the
+// size writes are split at.
+func (o *Options) maxMessage() (read int64, write int) {
 	if o == nil || o.MaxMessage <= 0 {
-		return 64 << 10
+		return -1, 64 << 10
 	}
-	return o.MaxMessage
+	return o.MaxMessage, int(o.MaxMessage)
 }
 
 // Handler returns an http.Handler that upgrades each request to a
@@ -78,7 +81,7 @@ func Handler(r *core.Reactor, f core.Factory, o *Options) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		nc := newConn(c, websocket.NetConn(ctx, c, websocket.MessageBinary), remoteAddr(req.RemoteAddr), o.maxMessage())
+		nc := newConn(c, websocket.NetConn(ctx, c, websocket.MessageBinary), remoteAddr(req.RemoteAddr), o)
 		done := make(chan struct{})
 		nc.done = done
 		var opts []core.ListenOption
@@ -124,7 +127,7 @@ func Dial(ctx context.Context, r *core.Reactor, url string, f core.ClientFactory
 		release()
 		var nc net.Conn
 		if err == nil {
-			nc = newConn(c, websocket.NetConn(context.Background(), c, websocket.MessageBinary), urlAddr(url), o.maxMessage())
+			nc = newConn(c, websocket.NetConn(context.Background(), c, websocket.MessageBinary), urlAddr(url), o)
 		}
 		var opts []core.ListenOption
 		if o != nil {
@@ -183,9 +186,10 @@ const peerCloseWait = 2 * time.Second
 
 // newConn wraps the net.Conn that websocket.NetConn made of ws. The read
 // limit is set here, after NetConn, which turns it off.
-func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr, max int64) *conn {
-	ws.SetReadLimit(max)
-	return &conn{Conn: c, ws: ws, remote: remote, max: int(max), readEnd: make(chan struct{})}
+func newConn(ws *websocket.Conn, c net.Conn, remote net.Addr, o *Options) *conn {
+	read, write := o.maxMessage()
+	ws.SetReadLimit(read)
+	return &conn{Conn: c, ws: ws, remote: remote, max: write, readEnd: make(chan struct{})}
 }
 
 // Read drops bytes that come with an error: when a client's connection
