@@ -196,6 +196,7 @@ func (r *Reactor) register(h *handle) error {
 			return err
 		}
 		h.inKernel = true
+		l.inKernel++
 	}
 	return nil
 }
@@ -222,6 +223,7 @@ func (r *Reactor) unregister(h *handle) {
 	if h.inKernel {
 		if l := r.loop.Load(); l != nil {
 			_ = l.p.Close(h.fd, h.token()) // a descriptor closed behind our back is already gone
+			l.inKernel--
 		}
 		h.inKernel = false
 	}
