@@ -76,7 +76,24 @@ func (h *handle) markReady(l *loop, ev interest) {
 // transports (on any backend): each queues its own handle's entry, waiting
 // (not dropping) while the ring is full, which pushes back on the peer
 // just as the poll loop does.
+//
+// It wakes the main thread even when the entry was queued already: the
+// entry may be a quiet one (markReadyQuiet), queued without a wake.
 func (h *handle) markReadyAsync(r *Reactor, ev interest) {
+	h.queueAsync(r, ev)
+	r.wakeConsumer()
+}
+
+// markReadyQuiet is markReadyAsync without the wake: the entry waits on
+// the ring until the main thread wakes for something else (it never
+// sleeps with an entry on the ring: it looks at the ring after saying it
+// sleeps, so an entry queued before that is seen, and a goroutine that
+// queues one after it must wake it if the entry matters now). For a
+// goroutine's report that the main thread needs only eventually.
+func (h *handle) markReadyQuiet(r *Reactor, ev interest) { h.queueAsync(r, ev) }
+
+// queueAsync sets h's readiness and queues its entry unless one is queued.
+func (h *handle) queueAsync(r *Reactor, ev interest) {
 	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
 		return
 	}
@@ -91,7 +108,6 @@ func (h *handle) markReadyAsync(r *Reactor, ev interest) {
 			backoff *= 2
 		}
 	}
-	r.wakeConsumer()
 }
 
 // takeReady clears and returns the readiness seen since the last dispatch.
