@@ -439,8 +439,15 @@ func (g *goConn) AbortWithError(reason error) error { g.do(g.abort(reason)); ret
 // ResumeProducing implements Transport.
 func (g *goConn) ResumeProducing() { g.do(g.resume()) }
 
-// Stats implements Transport.
-func (g *goConn) Stats() ConnStats { return g.stats(g.kernelQueued()) }
+// Stats implements Transport. A write the writer finished quietly (its
+// report still on the ring) is counted as sent.
+func (g *goConn) Stats() ConnStats {
+	if g.state != stateClosed && g.wbuf != nil && !g.wbusy.Load() && g.werr == nil {
+		_ = g.reclaim()
+		g.reclaimed = true
+	}
+	return g.stats(g.kernelQueued())
+}
 
 // SetNoDelay implements Transport.
 func (g *goConn) SetNoDelay(on bool) error {
