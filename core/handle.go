@@ -90,7 +90,17 @@ func (h *handle) markReadyAsync(r *Reactor, ev interest) {
 // sleeps, so an entry queued before that is seen, and a goroutine that
 // queues one after it must wake it if the entry matters now). For a
 // goroutine's report that the main thread needs only eventually.
-func (h *handle) markReadyQuiet(r *Reactor, ev interest) { h.queueAsync(r, ev) }
+//
+// Another goroutine that set its own readiness between this one's setting
+// the queued bit and its push found the entry queued and woke the main
+// thread before the entry was on the ring: that wake may have come too
+// early, so it is made again, after the push.
+func (h *handle) markReadyQuiet(r *Reactor, ev interest) {
+	h.queueAsync(r, ev)
+	if interest(h.pending.Load()&^queuedBit)&^ev != 0 {
+		r.wakeConsumer()
+	}
+}
 
 // queueAsync sets h's readiness and queues its entry unless one is queued.
 func (h *handle) queueAsync(r *Reactor, ev interest) {

@@ -278,11 +278,11 @@ func (g *goConn) written() {
 			g.do(g.fail(writeError(err)))
 			return
 		}
-		g.pump()
 	} else if !g.reclaimed {
 		return
 	}
 	g.reclaimed = false
+	g.pump()
 	g.do(g.sentSome())
 }
 
@@ -360,9 +360,12 @@ func (g *goConn) writev(call string, bufs ...[]byte) (int, error) {
 	}
 	g.queued += n
 	g.r.stats.queuedBytes.Add(int64(n))
-	if g.wbuf != nil && !g.wbusy.Load() && g.werr == nil {
+	if g.wbuf != nil && !g.wbusy.Load() && g.werr == nil && !g.prodPaused && !g.bp {
 		// The writer finished quietly: take its buffer back to hand it
-		// this at once; written acts on it when its report is dispatched.
+		// this at once. Nothing waits for the queue to drain (a paused
+		// Producer or back-pressure would have made the report urgent and
+		// is told by written, when the report is dispatched, so that the
+		// program never sees the queue drained and itself still paused).
 		_ = g.reclaim()
 		g.reclaimed = true
 	}
@@ -439,13 +442,8 @@ func (g *goConn) AbortWithError(reason error) error { g.do(g.abort(reason)); ret
 // ResumeProducing implements Transport.
 func (g *goConn) ResumeProducing() { g.do(g.resume()) }
 
-// Stats implements Transport. A write the writer finished quietly (its
-// report still on the ring) is counted as sent.
+// Stats implements Transport.
 func (g *goConn) Stats() ConnStats {
-	if g.state != stateClosed && g.wbuf != nil && !g.wbusy.Load() && g.werr == nil {
-		_ = g.reclaim()
-		g.reclaimed = true
-	}
 	return g.stats(g.kernelQueued())
 }
 
