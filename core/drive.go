@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/threadedselect/reactor/core/internal/poller"
 	"github.com/threadedselect/reactor/internal/goid"
@@ -39,6 +40,16 @@ type loop struct {
 	spareDgram *dgram
 	quit       atomic.Bool
 	dead       bool // the poller failed; no more waits (inline mode, main thread)
+	inKernel   int  // registrations in the poller (main thread)
+
+	// Run, when no descriptor is registered (every transport is
+	// goroutine-backed): the main thread sleeps on a channel, not in the
+	// poller, so that a goroutine's hand-off wakes a parked goroutine (no
+	// system call, no thread left blocked in the kernel for the runtime
+	// to replace) instead of writing to the poller's wake-up descriptor.
+	chanParked atomic.Bool
+	chanWake   chan struct{}
+	chanTimer  *time.Timer
 	pollDone   chan struct{}
 
 	// Interleave.
@@ -61,6 +72,13 @@ const queuedBit = 1 << 31
 func (l *loop) wakeConsumer() {
 	switch {
 	case l.mode == modeInline:
+		if l.chanParked.Load() && l.chanParked.CompareAndSwap(true, false) {
+			select {
+			case l.chanWake <- struct{}{}:
+			default:
+			}
+			return
+		}
 		l.p.Wake()
 	case l.waker != nil:
 		if l.parked.Load() && l.parked.CompareAndSwap(true, false) {
@@ -176,6 +194,9 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 		p = r.cfg.wrapPoller(p)
 	}
 	l := &loop{r: r, p: p, mode: mode, events: make([]poller.Event, 256)}
+	if mode == modeInline {
+		l.chanWake = make(chan struct{}, 1)
+	}
 	r.mainG.Store(goid.Read(&r.gbuf))
 	r.crashReq.Store(false)
 	r.slots.each(func(h *handle) {
@@ -187,6 +208,7 @@ func (r *Reactor) begin(mode driveMode, waker func(func())) error {
 			return
 		}
 		h.inKernel = true
+		l.inKernel++
 	})
 	if wc, ok := r.clock.(wakingClock); ok {
 		l.clockW = &clockWatcher{wake: l.wakeConsumer}

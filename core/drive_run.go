@@ -29,6 +29,15 @@ func (r *Reactor) Run() error {
 		if len(l.deferred) > 0 && !l.flushDeferred() {
 			continue // the ring is full: drain before taking more readiness
 		}
+		if l.inKernel == 0 && r.backend.Descriptors {
+			// Nothing for the poller to report: wait on a channel, or
+			// not at all. (The portable backend's poller is a channel
+			// already.)
+			if timeout != 0 {
+				l.sleepOnChannel(timeout)
+			}
+			continue
+		}
 		max := min(r.ring.Free(), len(l.events))
 		if max <= 0 {
 			continue
@@ -83,4 +92,31 @@ func (r *Reactor) hasWork() bool {
 		return true
 	}
 	return false
+}
+
+// sleepOnChannel is Run's wait when the poller watches no descriptor: the
+// main thread parks on a channel until woken (wakeConsumer) or until the
+// timeout (negative: none). The handshake is the poller's: mark parked,
+// check for work, then park.
+func (l *loop) sleepOnChannel(timeout time.Duration) {
+	l.chanParked.Store(true)
+	if l.r.hasWork() {
+		l.chanParked.Store(false)
+		return
+	}
+	if timeout < 0 {
+		<-l.chanWake
+	} else {
+		if l.chanTimer == nil {
+			l.chanTimer = time.NewTimer(timeout)
+		} else {
+			l.chanTimer.Reset(timeout)
+		}
+		select {
+		case <-l.chanWake:
+		case <-l.chanTimer.C:
+		}
+		l.chanTimer.Stop()
+	}
+	l.chanParked.Store(false)
 }

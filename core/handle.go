@@ -76,7 +76,34 @@ func (h *handle) markReady(l *loop, ev interest) {
 // transports (on any backend): each queues its own handle's entry, waiting
 // (not dropping) while the ring is full, which pushes back on the peer
 // just as the poll loop does.
+//
+// It wakes the main thread even when the entry was queued already: the
+// entry may be a quiet one (markReadyQuiet), queued without a wake.
 func (h *handle) markReadyAsync(r *Reactor, ev interest) {
+	h.queueAsync(r, ev)
+	r.wakeConsumer()
+}
+
+// markReadyQuiet is markReadyAsync without the wake: the entry waits on
+// the ring until the main thread wakes for something else (it never
+// sleeps with an entry on the ring: it looks at the ring after saying it
+// sleeps, so an entry queued before that is seen, and a goroutine that
+// queues one after it must wake it if the entry matters now). For a
+// goroutine's report that the main thread needs only eventually.
+//
+// Another goroutine that set its own readiness between this one's setting
+// the queued bit and its push found the entry queued and woke the main
+// thread before the entry was on the ring: that wake may have come too
+// early, so it is made again, after the push.
+func (h *handle) markReadyQuiet(r *Reactor, ev interest) {
+	h.queueAsync(r, ev)
+	if interest(h.pending.Load()&^queuedBit)&^ev != 0 {
+		r.wakeConsumer()
+	}
+}
+
+// queueAsync sets h's readiness and queues its entry unless one is queued.
+func (h *handle) queueAsync(r *Reactor, ev interest) {
 	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
 		return
 	}
@@ -91,7 +118,6 @@ func (h *handle) markReadyAsync(r *Reactor, ev interest) {
 			backoff *= 2
 		}
 	}
-	r.wakeConsumer()
 }
 
 // takeReady clears and returns the readiness seen since the last dispatch.
@@ -196,6 +222,7 @@ func (r *Reactor) register(h *handle) error {
 			return err
 		}
 		h.inKernel = true
+		l.inKernel++
 	}
 	return nil
 }
@@ -222,6 +249,7 @@ func (r *Reactor) unregister(h *handle) {
 	if h.inKernel {
 		if l := r.loop.Load(); l != nil {
 			_ = l.p.Close(h.fd, h.token()) // a descriptor closed behind our back is already gone
+			l.inKernel--
 		}
 		h.inKernel = false
 	}

@@ -36,11 +36,20 @@ type goConn struct {
 	// abortive is set by the main thread before quit is closed: the close is
 	// a reset, so nothing more is sent (no TLS close_notify).
 	abortive bool
+	// urgent is set by the main thread while it needs to hear at once that
+	// the writer finished (more is pending, a Producer or the reader waits
+	// for the queue to drain, the connection is closing); otherwise the
+	// writer's report waits on the ring, unannounced, for the main thread's
+	// next wake (see markReadyQuiet), which saves a wake per write.
+	urgent atomic.Bool
 
 	// Main thread only.
 	pend  []byte // written, not yet handed to the writer
 	spare []byte // the writer's last buffer, for reuse
 	inFly int    // bytes handed to the writer and not yet reported
+	// reclaimed: Write took back a buffer the writer had finished with;
+	// written has not acted on it yet.
+	reclaimed bool
 }
 
 func newGoConn(r *Reactor, c net.Conn, cfg connConfig) *goConn {
@@ -101,6 +110,7 @@ func (g *goConn) abandon() { g.c.Close() }
 
 // do carries out what a step of the stream asked for.
 func (g *goConn) do(a act) {
+	defer g.setUrgent()
 	if a.do == 0 {
 		return
 	}
@@ -131,6 +141,16 @@ func (g *goConn) do(a act) {
 }
 
 func (g *goConn) lingerExpired() { g.do(g.stream.lingerExpired()) }
+
+// setUrgent tells the writer whether the main thread must hear at once
+// when it finishes. Main thread, after any step that may change the
+// answer.
+func (g *goConn) setUrgent() {
+	u := len(g.pend) > 0 || g.prodPaused || g.bp || g.state != stateOpen || g.lost != nil
+	if g.urgent.Load() != u {
+		g.urgent.Store(u)
+	}
+}
 
 // watch wakes the reader after a pause or a full queue.
 func (g *goConn) watch() {
@@ -212,7 +232,13 @@ func (g *goConn) writer() {
 		}
 		g.wbusy.Store(false)
 		if report {
-			g.h.markReadyAsync(g.r, evWrite)
+			// Queue the report, then look at urgent: a main thread that
+			// made it urgent after this look sees the entry before it
+			// sleeps.
+			g.h.markReadyQuiet(g.r, evWrite)
+			if failed || g.urgent.Load() {
+				g.r.wakeConsumer()
+			}
 		}
 	}
 }
@@ -250,23 +276,36 @@ func (g *goConn) dispatch(r *Reactor, h *handle) {
 	}
 }
 
-// written takes back a buffer the writer finished with.
+// written takes back a buffer the writer finished with, and acts on it.
 func (g *goConn) written() {
-	if g.wbuf == nil || g.wbusy.Load() || g.state == stateClosed {
+	if g.state == stateClosed {
 		return
 	}
+	if g.wbuf != nil && !g.wbusy.Load() {
+		if err := g.reclaim(); err != nil {
+			g.do(g.fail(writeError(err)))
+			return
+		}
+	} else if !g.reclaimed {
+		return
+	}
+	g.reclaimed = false
+	g.pump()
+	g.do(g.sentSome())
+}
+
+// reclaim takes back a buffer the writer finished with (wbuf set, the
+// writer idle) and counts what it sent; it returns the writer's error.
+// It calls nothing: written acts on the result, after it or, for a
+// reclaim within Write, when the writer's report is dispatched.
+func (g *goConn) reclaim() error {
 	n, err, size := g.wn, g.werr, len(g.wbuf)
 	g.spare, g.wbuf = g.wbuf[:0], nil
 	g.inFly -= size
 	g.queued = len(g.pend) + g.inFly
 	g.r.stats.queuedBytes.Add(-int64(size))
 	g.wrote(n)
-	if err != nil {
-		g.do(g.fail(writeError(err)))
-		return
-	}
-	g.pump()
-	g.do(g.sentSome())
+	return err
 }
 
 // pump hands the pending bytes to the writer if it is idle.
@@ -329,8 +368,18 @@ func (g *goConn) writev(call string, bufs ...[]byte) (int, error) {
 	}
 	g.queued += n
 	g.r.stats.queuedBytes.Add(int64(n))
+	if g.wbuf != nil && !g.wbusy.Load() && g.werr == nil && !g.prodPaused && !g.bp {
+		// The writer finished quietly: take its buffer back to hand it
+		// this at once. Nothing waits for the queue to drain (a paused
+		// Producer or back-pressure would have made the report urgent and
+		// is told by written, when the report is dispatched, so that the
+		// program never sees the queue drained and itself still paused).
+		_ = g.reclaim()
+		g.reclaimed = true
+	}
 	g.pump()
 	g.queuedMore()
+	g.setUrgent()
 	return n, nil
 }
 
@@ -381,6 +430,9 @@ func (g *goConn) closeNow(reason error) {
 		g.c.Close()
 	}
 	g.r.unregister(g.h)
+	if g.wbuf != nil && !g.wbusy.Load() {
+		_ = g.reclaim() // count what the writer sent
+	}
 	g.r.stats.queuedBytes.Add(-int64(len(g.pend) + g.inFly))
 	g.pend, g.spare = nil, nil
 	g.ended(reason, true)
@@ -404,7 +456,9 @@ func (g *goConn) AbortWithError(reason error) error { g.do(g.abort(reason)); ret
 func (g *goConn) ResumeProducing() { g.do(g.resume()) }
 
 // Stats implements Transport.
-func (g *goConn) Stats() ConnStats { return g.stats(g.kernelQueued()) }
+func (g *goConn) Stats() ConnStats {
+	return g.stats(g.kernelQueued())
+}
 
 // SetNoDelay implements Transport.
 func (g *goConn) SetNoDelay(on bool) error {

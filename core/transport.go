@@ -166,8 +166,14 @@ type ConnStats struct {
 	BytesOut    uint64 // bytes the kernel took
 	MessagesIn  uint64 // DataReceived calls
 	MessagesOut uint64 // Write/Writev calls
-	Queued      int    // bytes written by the program and not yet handed to the kernel
-	Unread      int    // bytes read from the socket, not yet delivered
+	// Queued is the bytes written by the program and not yet handed to the
+	// kernel. On a goroutine-backed connection, bytes its writer goroutine
+	// has sent are counted (here, in BytesOut and in Stats.QueuedBytes)
+	// once the main thread hears of it: at once while something waits for
+	// the queue to drain (a paused Producer, back-pressure, a closing
+	// connection) or more is queued, else at the main thread's next wake.
+	Queued int
+	Unread int // bytes read from the socket, not yet delivered
 	// KernelQueued is how many bytes the kernel holds that the peer has not
 	// acknowledged yet (SIOCOUTQ on Linux), -1 where the platform or the
 	// connection cannot tell. Queued+KernelQueued is what a peer that stops

@@ -36,16 +36,17 @@ type idleRound struct {
 }
 
 type results struct {
-	echo      map[string][]echoRound
-	strace    map[string]sysCount
-	perfstat  map[string]sysCount
-	bulk      map[string][]bulkRound
-	idle      map[string][]idleRound
-	loads     []string
-	notes     []string
-	perfData  map[string]string
-	secure    map[string][]echoRound
-	heapProfs []string
+	echo       map[string][]echoRound
+	strace     map[string]sysCount
+	perfstat   map[string]sysCount
+	bulk       map[string][]bulkRound
+	idle       map[string][]idleRound
+	loads      []string
+	notes      []string
+	perfData   map[string]string
+	secure     map[string][]echoRound
+	securePerf map[string]sysCount // perf stat of the TLS and WebSocket servers
+	heapProfs  []string
 }
 
 // tempDir is a directory the driver made for itself and removes on any
@@ -70,7 +71,7 @@ func runDriver(cfg *config) error {
 	res := &results{
 		echo: map[string][]echoRound{}, strace: map[string]sysCount{}, perfstat: map[string]sysCount{},
 		bulk: map[string][]bulkRound{}, idle: map[string][]idleRound{}, perfData: map[string]string{},
-		secure: map[string][]echoRound{},
+		secure: map[string][]echoRound{}, securePerf: map[string]sysCount{},
 	}
 	dir := cfg.outDir
 	if dir == "" {
@@ -144,8 +145,17 @@ func runDriver(cfg *config) error {
 			return fmt.Errorf("syscalls %s: %w", sp.name, err)
 		}
 	}
+	for _, sp := range cfg.secureImpls {
+		record := slices.Contains(cfg.perfImpls, sp)
+		if !doPerf && !record {
+			continue
+		}
+		if err := runSyscallPass(cfg, sp, dir, false, doPerf, record, res); err != nil {
+			return fmt.Errorf("syscalls %s: %w", sp.name, err)
+		}
+	}
 	for _, sp := range cfg.perfImpls {
-		if !slices.Contains(cfg.echoImpls, sp) {
+		if !slices.Contains(cfg.echoImpls, sp) && !slices.Contains(cfg.secureImpls, sp) {
 			if err := runSyscallPass(cfg, sp, dir, false, false, true, res); err != nil {
 				return fmt.Errorf("perf record %s: %w", sp.name, err)
 			}
@@ -275,11 +285,22 @@ func runSyscallPass(cfg *config, sp spec, dir string, doStrace, doPerf, record b
 		return err
 	}
 	defer srv.stop()
-	cl, err := newEchoClient(srv.addr, cfg.conns, cfg.size)
-	if err != nil {
-		return err
+	var cl phaser
+	if isSecure(sp.impl) {
+		sc, err := newSecureClient(sp.impl, srv.addr, cfg.conns, cfg.size)
+		if err != nil {
+			return err
+		}
+		defer sc.close()
+		cl = sc
+	} else {
+		ec, err := newEchoClient(srv.addr, cfg.conns, cfg.size)
+		if err != nil {
+			return err
+		}
+		defer ec.close()
+		cl = ec
 	}
-	defer cl.close()
 	if _, err := cl.phase(cfg.warmup, false); err != nil {
 		return err
 	}
@@ -288,7 +309,11 @@ func runSyscallPass(cfg *config, sp spec, dir string, doStrace, doPerf, record b
 		if err != nil {
 			return err
 		}
-		res.perfstat[sp.name] = sc
+		if isSecure(sp.impl) {
+			res.securePerf[sp.name] = sc
+		} else {
+			res.perfstat[sp.name] = sc
+		}
 		logf("sys   %-18s perf stat: %.3f syscalls/msg over %d msgs", sp.name, sc.perMsg(""), sc.msgs)
 	}
 	if doStrace {

@@ -255,31 +255,7 @@ func report(w io.Writer, cfg *config, res *results, took time.Duration) {
 			continue
 		}
 		fmt.Fprintf(w, "\nsyscalls by %s:\n", x.title)
-		d := table{leftLast: true}
-		for _, n := range rowOrder {
-			sc, ok := x.m[n]
-			if !ok {
-				continue
-			}
-			row := []string{"  " + n, fmt.Sprintf("total %.3f", sc.perMsg("")), fmt.Sprintf("(%d msgs)", sc.msgs)}
-			var parts []string
-			var rest int64
-			for _, name := range sc.names() {
-				if sc.perMsg(name) < 0.0005 || name == "(other)" {
-					rest += sc.calls[name]
-					continue
-				}
-				p := fmt.Sprintf("%s %.3f", name, sc.perMsg(name))
-				if e := sc.errors[name]; e > 0 {
-					p += fmt.Sprintf(" [%.3f err]", float64(e)/float64(sc.msgs))
-				}
-				parts = append(parts, p)
-			}
-			parts = append(parts, fmt.Sprintf("others %.4f", float64(rest)/float64(sc.msgs)))
-			row = append(row, strings.Join(parts, ", "))
-			d.add(row...)
-		}
-		d.write(w)
+		writeSyscalls(w, rowOrder, x.m)
 	}
 	reportSecure(w, cfg, res)
 	for _, n := range res.notes {
@@ -306,4 +282,34 @@ func fmtF(x float64, prec int) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.*f", prec, x)
+}
+
+// writeSyscalls writes the calls per message of each server in order, the
+// most frequent call first.
+func writeSyscalls(w io.Writer, order []string, m map[string]sysCount) {
+	d := table{leftLast: true}
+	for _, n := range order {
+		sc, ok := m[n]
+		if !ok {
+			continue
+		}
+		row := []string{"  " + n, fmt.Sprintf("total %.3f", sc.perMsg("")), fmt.Sprintf("(%d msgs)", sc.msgs)}
+		var parts []string
+		var rest int64
+		for _, name := range sc.names() {
+			if sc.perMsg(name) < 0.0005 || name == "(other)" {
+				rest += sc.calls[name]
+				continue
+			}
+			p := fmt.Sprintf("%s %.3f", name, sc.perMsg(name))
+			if e := sc.errors[name]; e > 0 {
+				p += fmt.Sprintf(" [%.3f err]", float64(e)/float64(sc.msgs))
+			}
+			parts = append(parts, p)
+		}
+		parts = append(parts, fmt.Sprintf("others %.4f", float64(rest)/float64(sc.msgs)))
+		row = append(row, strings.Join(parts, ", "))
+		d.add(row...)
+	}
+	d.write(w)
 }

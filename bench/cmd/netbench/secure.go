@@ -383,7 +383,7 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 	fmt.Fprintf(w, "  ratio: msgs/s against the baseline in the same run, per round, median (goal >= 0.9x); CPU: the server's utime+stime per message\n")
 	fmt.Fprintf(w, "  client: a goroutine per connection (crypto/tls, coder/websocket), its process CPU per message\n\n")
 	t := &table{}
-	t.add("server", "msgs/s", "vs baseline", "server CPU µs/msg", "p50 µs", "p99 µs", "allocs/msg", "client CPU µs/msg")
+	t.add("server", "msgs/s", "vs baseline", "server CPU µs/msg", "p50 µs", "p99 µs", "allocs/msg", "syscalls/msg", "client CPU µs/msg")
 	t.add("-")
 	for _, n := range secureOrder {
 		rs, ok := res.secure[n]
@@ -403,9 +403,15 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 			durUS(medianOf(rs, func(r echoRound) float64 { return float64(r.p50) })),
 			durUS(medianOf(rs, func(r echoRound) float64 { return float64(r.p99) })),
 			fmtF(medianOf(rs, func(r echoRound) float64 { return r.mallocs }), 1),
+			fmtF(res.securePerf[n].perMsg(""), 2),
 			fmtF(us(time.Duration(medianOf(rs, func(r echoRound) float64 { return float64(r.clientCPU) }))), 2),
 		)
 	}
 	t.write(w)
 	fmt.Fprintln(w)
+	if len(res.securePerf) > 0 {
+		fmt.Fprintf(w, "syscalls of the TLS and WebSocket servers by perf stat, raw_syscalls:sys_enter (calls per echoed message, unslowed):\n")
+		writeSyscalls(w, secureOrder, res.securePerf)
+		fmt.Fprintln(w)
+	}
 }

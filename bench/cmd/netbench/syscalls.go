@@ -60,9 +60,15 @@ func (s sysCount) names() []string {
 	return ns
 }
 
+// phaser is a load generator that runs one echo phase: the raw-socket
+// echoClient, or the secureClient of the TLS and WebSocket echo.
+type phaser interface {
+	phase(d time.Duration, keepRTTs bool) (phaseResult, error)
+}
+
 // underTool attaches a tool (made by mk, given the server's pid) to the
 // server, runs one echo phase of d, detaches and returns the phase.
-func underTool(srv *server, cl *echoClient, d time.Duration, cmd *exec.Cmd, needTrace bool) (phaseResult, error) {
+func underTool(srv *server, cl phaser, d time.Duration, cmd *exec.Cmd, needTrace bool) (phaseResult, error) {
 	cmd.Stdout = nil
 	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
@@ -93,8 +99,8 @@ func underTool(srv *server, cl *echoClient, d time.Duration, cmd *exec.Cmd, need
 	return res, err
 }
 
-func straceCount(srv *server, cl *echoClient, d time.Duration, dir string) (sysCount, error) {
-	out := filepath.Join(dir, fmt.Sprintf("strace-%s.txt", srv.spec.name))
+func straceCount(srv *server, cl phaser, d time.Duration, dir string) (sysCount, error) {
+	out := filepath.Join(dir, fmt.Sprintf("strace-%s.txt", fileName(srv.spec.name)))
 	cmd := exec.Command("strace", "-c", "-f", "-o", out, "-p", strconv.Itoa(srv.pid))
 	res, err := underTool(srv, cl, d, cmd, true)
 	if err != nil {
@@ -149,8 +155,8 @@ var perfSyscalls = []string{"read", "write", "readv", "writev", "recvfrom", "sen
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "poll", "ppoll",
 	"futex", "nanosleep", "clock_nanosleep", "sched_yield", "getpid", "tgkill", "accept4"}
 
-func perfCount(srv *server, cl *echoClient, d time.Duration, dir string) (sysCount, error) {
-	out := filepath.Join(dir, fmt.Sprintf("perfstat-%s.csv", srv.spec.name))
+func perfCount(srv *server, cl phaser, d time.Duration, dir string) (sysCount, error) {
+	out := filepath.Join(dir, fmt.Sprintf("perfstat-%s.csv", fileName(srv.spec.name)))
 	args := []string{"stat", "-x,", "-o", out, "-p", strconv.Itoa(srv.pid), "-e", "raw_syscalls:sys_enter"}
 	for _, n := range perfSyscalls {
 		args = append(args, "-e", "syscalls:sys_enter_"+n)
@@ -195,8 +201,8 @@ func perfCount(srv *server, cl *echoClient, d time.Duration, dir string) (sysCou
 }
 
 // perfRecord samples the server with call graphs during one echo phase.
-func perfRecord(srv *server, cl *echoClient, d time.Duration, dir string) (string, phaseResult, error) {
-	out := filepath.Join(dir, fmt.Sprintf("perf-%s.data", srv.spec.name))
+func perfRecord(srv *server, cl phaser, d time.Duration, dir string) (string, phaseResult, error) {
+	out := filepath.Join(dir, fmt.Sprintf("perf-%s.data", fileName(srv.spec.name)))
 	cmd := exec.Command("perf", "record", "-g", "-F", "2000", "-o", out, "-p", strconv.Itoa(srv.pid))
 	res, err := underTool(srv, cl, d, cmd, false)
 	return out, res, err
@@ -206,3 +212,7 @@ func have(tool string) bool {
 	_, err := exec.LookPath(tool)
 	return err == nil
 }
+
+// fileName is a server's name as part of a file name ("reactor-tls/portable"
+// becomes "reactor-tls-portable").
+func fileName(name string) string { return strings.ReplaceAll(name, "/", "-") }
