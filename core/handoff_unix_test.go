@@ -105,13 +105,13 @@ func TestRunWithoutDescriptorsSleepsOffThePoller(t *testing.T) {
 // LoseConnection that comes later, from a thread call, finish at once and
 // cleanly: the report on the ring is seen before the main thread sleeps.
 func TestAdoptedLoseAfterQuietWrite(t *testing.T) {
-	forEachPeer(t, func(t *testing.T, h *harness, k peerKind) {
+	forEachPeer(t, func(t *testing.T, h *harness, k connKind) {
 		a := newAdopted(t, h, k)
 		a.p.data = func(b []byte) { a.p.t.Write(b) }
 		a.start(t, WithLinger(watchdog)) // a stalled close would trip the watchdog
 		var tail []byte
 		var rerr error
-		done := peer(a.theirs, func(c net.Conn) {
+		done := a.peer(func(c net.Conn) {
 			pingPong(t, c, 50)
 			a.r.CallFromThread(func() { a.p.t.LoseConnection() })
 			tail, rerr = io.ReadAll(c)
