@@ -74,23 +74,29 @@ func TestServers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(150 * time.Millisecond)
-			close(stop)
-			sent := <-done
+			// The sender runs until the sink (another process, asked over
+			// its control connection) has counted some of its bytes.
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
 			deadline := time.Now().Add(5 * time.Second)
 			for {
 				st, err := sink.stats()
 				if err != nil {
+					close(stop)
+					<-done
 					t.Fatal(err)
 				}
 				if st["bytes"] > 0 {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("sent %d bytes, server counted none", sent)
+					close(stop)
+					t.Fatalf("sent %d bytes, server counted none", <-done)
 				}
-				time.Sleep(20 * time.Millisecond)
+				<-tick.C
 			}
+			close(stop)
+			<-done
 		})
 	}
 }
