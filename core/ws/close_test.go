@@ -110,69 +110,62 @@ func TestWebSocketCloseReasons(t *testing.T) {
 // millisecond: the client's ConnectionLost gets ErrConnectionDone.
 func TestWebSocketServerCloseIsCleanForDialer(t *testing.T) {
 	const conns = 16
-	for _, backend := range core.Backends() {
-		t.Run(backend, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
-			r, err := core.New(core.WithBackend(backend))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srvLost := make(chan error, conns)
-			f := core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
-				p := &proto{}
-				p.data = func([]byte) { _ = p.t.LoseConnection() }
-				p.lost = func(err error) { srvLost <- err }
-				return p, nil
-			})
-			srv := httptest.NewServer(ws.Handler(r, f, nil))
-			defer srv.Close()
-			url := "ws" + strings.TrimPrefix(srv.URL, "http")
-			lost := make(chan error, conns)
-			client := core.ClientFuncs{
-				Build: func(net.Addr) (core.Protocol, error) {
-					p := &proto{}
-					var tick *core.DelayedCall
-					p.made = func(tr core.Transport) {
-						input := make([]byte, 16)
-						tick = r.CallEvery(time.Millisecond, func() { _, _ = tr.Write(input) })
-					}
-					p.lost = func(err error) { _ = tick.Cancel(); lost <- err }
-					return p, nil
-				},
-				Failed: func(err error) { lost <- err },
-			}
-			for range conns {
-				ws.Dial(context.Background(), r, url, client, nil)
-			}
-			ran := make(chan error, 1)
-			go func() { ran <- r.Run() }()
-			defer func() {
-				_ = r.CallFromThread(func() { _ = r.Stop() })
-				if err := <-ran; err != nil {
-					t.Error(err)
-				}
-			}()
-			deadline := time.After(10 * time.Second)
-			for i := range conns {
-				select {
-				case err := <-lost:
-					if !errors.Is(err, core.ErrConnectionDone) {
-						t.Fatalf("client connection %d lost with %v; want ErrConnectionDone", i, err)
-					}
-				case <-deadline:
-					t.Fatalf("%d of %d client connections lost", i, conns)
-				}
-				select {
-				case err := <-srvLost:
-					if !errors.Is(err, core.ErrConnectionDone) {
-						t.Fatalf("server connection %d lost with %v; want ErrConnectionDone (it closed itself)", i, err)
-					}
-				case <-deadline:
-					t.Fatalf("%d of %d server connections lost", i, conns)
-				}
-			}
+	forEachBackend(t, func(t *testing.T, r *core.Reactor) {
+		srvLost := make(chan error, conns)
+		f := core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+			p := &proto{}
+			p.data = func([]byte) { _ = p.t.LoseConnection() }
+			p.lost = func(err error) { srvLost <- err }
+			return p, nil
 		})
-	}
+		srv := httptest.NewServer(ws.Handler(r, f, nil))
+		defer srv.Close()
+		url := "ws" + strings.TrimPrefix(srv.URL, "http")
+		lost := make(chan error, conns)
+		client := core.ClientFuncs{
+			Build: func(net.Addr) (core.Protocol, error) {
+				p := &proto{}
+				var tick *core.DelayedCall
+				p.made = func(tr core.Transport) {
+					input := make([]byte, 16)
+					tick = r.CallEvery(time.Millisecond, func() { _, _ = tr.Write(input) })
+				}
+				p.lost = func(err error) { _ = tick.Cancel(); lost <- err }
+				return p, nil
+			},
+			Failed: func(err error) { lost <- err },
+		}
+		for range conns {
+			ws.Dial(context.Background(), r, url, client, nil)
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- r.Run() }()
+		defer func() {
+			_ = r.CallFromThread(func() { _ = r.Stop() })
+			if err := <-ran; err != nil {
+				t.Error(err)
+			}
+		}()
+		deadline := time.After(10 * time.Second)
+		for i := range conns {
+			select {
+			case err := <-lost:
+				if !errors.Is(err, core.ErrConnectionDone) {
+					t.Fatalf("client connection %d lost with %v; want ErrConnectionDone", i, err)
+				}
+			case <-deadline:
+				t.Fatalf("%d of %d client connections lost", i, conns)
+			}
+			select {
+			case err := <-srvLost:
+				if !errors.Is(err, core.ErrConnectionDone) {
+					t.Fatalf("server connection %d lost with %v; want ErrConnectionDone (it closed itself)", i, err)
+				}
+			case <-deadline:
+				t.Fatalf("%d of %d server connections lost", i, conns)
+			}
+		}
+	})
 }
 
 // TestWebSocketRefusedByFactory: a connection the factory refuses gets a

@@ -13,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/threadedselect/reactor/core"
 	"github.com/threadedselect/reactor/core/ws"
-	"go.uber.org/goleak"
 )
 
 // TestWebSocketMaxMessage: Options.MaxMessage holds both ways. A write
@@ -22,93 +21,86 @@ import (
 // ends the connection (StatusMessageTooBig), and ConnectionLost says so.
 func TestWebSocketMaxMessage(t *testing.T) {
 	const max = 1024
-	for _, backend := range core.Backends() {
-		t.Run(backend, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
-			r, err := core.New(core.WithBackend(backend))
-			if err != nil {
-				t.Fatal(err)
-			}
-			payload := make([]byte, 5*max+100)
-			for i := range payload {
-				payload[i] = byte(i * 7)
-			}
-			lost := make(chan error, 1)
-			srv := httptest.NewServer(ws.Handler(r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
-				p := &proto{}
-				p.made = func(tr core.Transport) { tr.Write(payload) }
-				p.lost = func(err error) { lost <- err; r.Stop() } // the test ends once the reactor has said why
-				return p, nil
-			}), &ws.Options{MaxMessage: max}))
-			defer srv.Close()
-			url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	forEachBackend(t, func(t *testing.T, r *core.Reactor) {
+		payload := make([]byte, 5*max+100)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		lost := make(chan error, 1)
+		srv := httptest.NewServer(ws.Handler(r, core.FactoryFunc(func(net.Addr) (core.Protocol, error) {
+			p := &proto{}
+			p.made = func(tr core.Transport) { tr.Write(payload) }
+			p.lost = func(err error) { lost <- err; r.Stop() } // the test ends once the reactor has said why
+			return p, nil
+		}), &ws.Options{MaxMessage: max}))
+		defer srv.Close()
+		url := "ws" + strings.TrimPrefix(srv.URL, "http")
 
-			type result struct {
-				sizes    []int
-				got      []byte
-				closeErr error
-				err      error
+		type result struct {
+			sizes    []int
+			got      []byte
+			closeErr error
+			err      error
+		}
+		peer := make(chan result, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, url, nil)
+			if err != nil {
+				peer <- result{err: err}
+				r.CallFromThread(func() { r.Stop() })
+				return
 			}
-			peer := make(chan result, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				c, _, err := websocket.Dial(ctx, url, nil)
+			defer c.CloseNow()
+			var res result
+			for len(res.got) < len(payload) {
+				_, b, err := c.Read(ctx)
 				if err != nil {
-					peer <- result{err: err}
-					r.CallFromThread(func() { r.Stop() })
-					return
-				}
-				defer c.CloseNow()
-				var res result
-				for len(res.got) < len(payload) {
-					_, b, err := c.Read(ctx)
-					if err != nil {
-						res.err = err
-						peer <- res
-						r.CallFromThread(func() { r.Stop() })
-						return
-					}
-					res.sizes = append(res.sizes, len(b))
-					res.got = append(res.got, b...)
-				}
-				// One byte over the server's limit.
-				if err := c.Write(ctx, websocket.MessageBinary, make([]byte, max+1)); err != nil {
 					res.err = err
 					peer <- res
 					r.CallFromThread(func() { r.Stop() })
 					return
 				}
-				_, _, res.closeErr = c.Read(ctx)
+				res.sizes = append(res.sizes, len(b))
+				res.got = append(res.got, b...)
+			}
+			// One byte over the server's limit.
+			if err := c.Write(ctx, websocket.MessageBinary, make([]byte, max+1)); err != nil {
+				res.err = err
 				peer <- res
-			}()
-			runFor(t, r)
-			res := <-peer
-			if res.err != nil {
-				t.Fatal(res.err)
+				r.CallFromThread(func() { r.Stop() })
+				return
 			}
-			if !bytes.Equal(res.got, payload) {
-				t.Fatalf("the peer got %d bytes, not the %d written", len(res.got), len(payload))
+			_, _, res.closeErr = c.Read(ctx)
+			peer <- res
+		}()
+		runFor(t, r)
+		res := <-peer
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if !bytes.Equal(res.got, payload) {
+			t.Fatalf("the peer got %d bytes, not the %d written", len(res.got), len(payload))
+		}
+		for _, n := range res.sizes {
+			if n > max {
+				t.Fatalf("messages of %v bytes; MaxMessage is %d", res.sizes, max)
 			}
-			for _, n := range res.sizes {
-				if n > max {
-					t.Fatalf("messages of %v bytes; MaxMessage is %d", res.sizes, max)
-				}
+		}
+		if len(res.sizes) < 6 {
+			t.Fatalf("messages of %v bytes, want the write split in 6", res.sizes)
+		}
+		if websocket.CloseStatus(res.closeErr) != websocket.StatusMessageTooBig {
+			t.Fatalf("the peer's over-long message: the peer read %v, want a close with StatusMessageTooBig", res.closeErr)
+		}
+		select {
+		case err := <-lost:
+			if errors.Is(err, core.ErrConnectionDone) || !errors.Is(err, websocket.ErrMessageTooBig) {
+				t.Fatalf("ConnectionLost(%v), want an error matching websocket.ErrMessageTooBig", err)
 			}
-			if len(res.sizes) < 6 {
-				t.Fatalf("messages of %v bytes, want the write split in 6", res.sizes)
-			}
-			if websocket.CloseStatus(res.closeErr) != websocket.StatusMessageTooBig {
-				t.Fatalf("the peer's over-long message: the peer read %v, want a close with StatusMessageTooBig", res.closeErr)
-			}
-			select {
-			case err := <-lost:
-				if errors.Is(err, core.ErrConnectionDone) || !errors.Is(err, websocket.ErrMessageTooBig) {
-					t.Fatalf("ConnectionLost(%v), want an error matching websocket.ErrMessageTooBig", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no ConnectionLost")
-			}
-		})
-	}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ConnectionLost")
+		}
+	})
 }
