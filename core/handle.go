@@ -107,6 +107,9 @@ func (h *handle) queueAsync(r *Reactor, ev interest) {
 	if old := h.pending.Or(uint32(ev) | queuedBit); old&queuedBit != 0 {
 		return
 	}
+	if r.testHookQueued != nil {
+		r.testHookQueued(h, ev)
+	}
 	backoff := time.Microsecond
 	for !r.ring.Push(entry{h: h}) {
 		if r.state.Load() == int32(stateStopped) {

@@ -38,6 +38,11 @@ type Reactor struct {
 	crashReq atomic.Bool // Crash was called
 	ring     *queue.Ring[entry]
 	mainG    atomic.Uint64 // goroutine id of the main thread, for CallFromThread on a full ring
+
+	// testHookQueued, tests only (set before Start): called by a
+	// goroutine that queues a handle's entry between marking it queued
+	// and pushing it, to stop the goroutine in that window.
+	testHookQueued func(h *handle, ev interest)
 	overN    atomic.Int32  // len(overflow), readable off the main thread
 	carryN   atomic.Int32  // len(carry), readable off the main thread
 	soonN    atomic.Int32  // len(soon), readable off the main thread
