@@ -43,18 +43,18 @@ type Reactor struct {
 	// goroutine that queues a handle's entry between marking it queued
 	// and pushing it, to stop the goroutine in that window.
 	testHookQueued func(h *handle, ev interest)
-	overN    atomic.Int32  // len(overflow), readable off the main thread
-	carryN   atomic.Int32  // len(carry), readable off the main thread
-	soonN    atomic.Int32  // len(soon), readable off the main thread
-	loop     atomic.Pointer[loop]
-	done     chan struct{}
-	doneOnce sync.Once
-	failure  atomic.Pointer[PollerError]
-	shutTO   atomic.Int64 // shutdown timeout in nanoseconds, 0: none
-	watchers sync.WaitGroup
-	watcherN atomic.Int32
-	abandon  chan struct{} // closed when the reactor stops waiting for trigger channels
-	stats    counters
+	overN          atomic.Int32 // len(overflow), readable off the main thread
+	carryN         atomic.Int32 // len(carry), readable off the main thread
+	soonN          atomic.Int32 // len(soon), readable off the main thread
+	loop           atomic.Pointer[loop]
+	done           chan struct{}
+	doneOnce       sync.Once
+	failure        atomic.Pointer[PollerError]
+	shutTO         atomic.Int64 // shutdown timeout in nanoseconds, 0: none
+	watchers       sync.WaitGroup
+	watcherN       atomic.Int32
+	abandon        chan struct{} // closed when the reactor stops waiting for trigger channels
+	stats          counters
 	// Buffers, each implementation of the transports its own pools: the
 	// poll loop takes from the descriptor-backed ones, goroutines from the
 	// goroutine-backed ones.
