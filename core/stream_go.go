@@ -456,9 +456,7 @@ func (g *goConn) AbortWithError(reason error) error { g.do(g.abort(reason)); ret
 func (g *goConn) ResumeProducing() { g.do(g.resume()) }
 
 // Stats implements Transport.
-func (g *goConn) Stats() ConnStats {
-	return g.stats(g.kernelQueued())
-}
+func (g *goConn) Stats() ConnStats { return g.stats(g.kernelQueued()) }
 
 // SetNoDelay implements Transport.
 func (g *goConn) SetNoDelay(on bool) error {

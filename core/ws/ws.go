@@ -264,10 +264,16 @@ func (c *conn) Close() error {
 	if err2 := c.Conn.Close(); err == nil && !errors.Is(err2, net.ErrClosed) {
 		err = err2 // releases the net.Conn's timers; the WebSocket is closed already
 	}
+	c.released()
+	return err
+}
+
+// released tells Handler, once, that the connection is closed (its
+// request handler returns then).
+func (c *conn) released() {
 	if c.done != nil {
 		c.once.Do(func() { close(c.done) })
 	}
-	return err
 }
 
 // closeHandshake closes the WebSocket with StatusNormalClosure, once;
@@ -299,9 +305,7 @@ func (c *conn) CloseNow() error {
 	c.closing.Store(true)
 	err := c.ws.CloseNow()
 	c.Conn.Close() // releases the net.Conn's timers; the WebSocket is closed already
-	if c.done != nil {
-		c.once.Do(func() { close(c.done) })
-	}
+	c.released()
 	return err
 }
 
