@@ -85,7 +85,7 @@ func main() {
 	bulkImpls := flag.String("bulk", "reactor-epoll,reactor-poll,reactor-portable,reactor-epoll/game,reactor-portable/game,std,gnet1", "servers for the bulk stream ('' to skip)")
 	idleImpls := flag.String("idle", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1", "servers for the idle-connection memory ('' to skip)")
 	perfImpls := flag.String("perf", "", "servers to profile with perf record -g during an echo phase (files in -out)")
-	secureImpls := flag.String("secure", "reactor-tls,reactor-tls/portable,std-tls,reactor-ws,reactor-ws/portable,coder-ws", "servers for the TLS and WebSocket echo ('' to skip)")
+	secureImpls := flag.String("secure", "reactor-tls,reactor-tls/portable,std-tls,reactor-ws,reactor-ws/portable,reactor-ws/mixed,coder-ws", "servers for the TLS and WebSocket echo ('' to skip)")
 	flag.IntVar(&cfg.conns, "conns", 50, "echo: connections")
 	flag.IntVar(&cfg.size, "size", 64, "echo: message size in bytes")
 	flag.DurationVar(&cfg.dur, "dur", 3*time.Second, "echo: measured time per round")

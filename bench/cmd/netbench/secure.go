@@ -45,17 +45,18 @@ var secureSpecs = map[string]spec{
 	"std-tls":              {"std-tls", "std-tls", "run"},
 	"reactor-ws":           {"reactor-ws", "reactor-ws", "run"},
 	"reactor-ws/portable":  {"reactor-ws/portable", "reactor-ws-portable", "run"},
+	"reactor-ws/mixed":     {"reactor-ws/mixed", "reactor-ws-mixed", "run"},
 	"coder-ws":             {"coder-ws", "coder-ws", "run"},
 }
 
 // secureBaseline is the server each reactor row is compared with.
 var secureBaseline = map[string]string{
 	"reactor-tls": "std-tls", "reactor-tls/portable": "std-tls",
-	"reactor-ws": "coder-ws", "reactor-ws/portable": "coder-ws",
+	"reactor-ws": "coder-ws", "reactor-ws/portable": "coder-ws", "reactor-ws/mixed": "coder-ws",
 }
 
 // secureOrder is the order of the secure table's rows.
-var secureOrder = []string{"reactor-tls", "reactor-tls/portable", "std-tls", "reactor-ws", "reactor-ws/portable", "coder-ws"}
+var secureOrder = []string{"reactor-tls", "reactor-tls/portable", "std-tls", "reactor-ws", "reactor-ws/portable", "reactor-ws/mixed", "coder-ws"}
 
 // isSecure reports whether impl is a server of the secure echo.
 func isSecure(impl string) bool {
@@ -76,10 +77,18 @@ func secureReactor(impl string) (*core.Reactor, error) {
 		opts = append(opts, core.WithBackend("portable"))
 	}
 	r, err := core.New(opts...)
-	if err == nil {
-		reactorRef.Store(r)
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	reactorRef.Store(r)
+	if strings.HasSuffix(impl, "-mixed") {
+		// A TCP listener on the poller, as in the example game server:
+		// the main thread sleeps in the poller, not on a channel.
+		if _, err := r.ListenTCP("127.0.0.1:0", core.FactoryFunc(func(net.Addr) (core.Protocol, error) { return &reactorEcho{}, nil })); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // selfSignedTLS is a throwaway certificate for the servers: the client
@@ -142,7 +151,7 @@ func runSecure(impl, addr string) error {
 			conns.Add(1)
 			go stdEcho(c) // the handshake happens on its first Read
 		}
-	case "reactor-ws", "reactor-ws-portable":
+	case "reactor-ws", "reactor-ws-portable", "reactor-ws-mixed":
 		r, err := secureReactor(impl)
 		if err != nil {
 			return err
@@ -206,7 +215,7 @@ func secureDial(ctx context.Context, impl, addr string) (net.Conn, error) {
 			_ = tc.SetNoDelay(true)
 		}
 		return c, nil
-	case "reactor-ws", "reactor-ws-portable", "coder-ws":
+	case "reactor-ws", "reactor-ws-portable", "reactor-ws-mixed", "coder-ws":
 		c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
 		if err != nil {
 			return nil, err
@@ -379,7 +388,7 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d alternating rounds, medians\n",
 		cfg.conns, cfg.size, cfg.dur, cfg.rounds)
 	fmt.Fprintf(w, "  reactor-tls: core.ListenTLS, Run, the default backend (epoll); /portable: the portable backend; std-tls: crypto/tls listener, goroutine per connection, 4 KiB buffer\n")
-	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
+	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above; /mixed: a TCP listener on the poller too, as in the example game server, so the main thread sleeps in the poller); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
 	fmt.Fprintf(w, "  ratio: msgs/s against the baseline in the same run, per round, median (goal >= 0.9x); CPU: the server's utime+stime per message\n")
 	fmt.Fprintf(w, "  client: a goroutine per connection (crypto/tls, coder/websocket), its process CPU per message\n\n")
 	t := &table{}
