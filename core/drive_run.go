@@ -12,7 +12,9 @@ import (
 // sequence has finished (Twisted's reactor.run). The calling goroutine is
 // the main thread: it waits for readiness itself, so a headless server pays
 // for no hand-off between threads; it sleeps while idle and wakes within
-// microseconds of CallFromThread or Stop. Run returns nil after a clean
+// microseconds of CallFromThread or Stop. While goroutine-backed
+// connections (TLS, WebSocket, adopted ones) are open, it yields to the Go
+// scheduler a few times before it sleeps (see handoffSpins). Run returns nil after a clean
 // shutdown or a Crash, the *PollerError that shut it down, ErrAlreadyRunning,
 // or ErrNotRestartable.
 func (r *Reactor) Run() error {
