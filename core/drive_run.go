@@ -105,13 +105,13 @@ func (r *Reactor) hasWork() bool {
 // handoffSpins is how many times Run's main thread yields, looking for
 // work, before it sleeps while goroutines hand it work (goroutine-backed
 // connections: TLS, WebSocket, adopted ones). A reader the network wakes a
-// moment later then queues its bytes without waking the main thread: that
-// saves a park, a wake-up and often an idle thread's wake-up per message,
-// most of what a hand-off costs. On the TLS and WebSocket echo (make
-// bench, netbench's secure rows) 3 to 5 yields took the reactor from
-// 0.87–0.89× of goroutine-per-connection servers to 0.90–0.97×; 8 gave no
-// more. A yield with nothing else to run returns at once, so a reactor
-// going idle spends about a microsecond on it.
+// moment later then queues its bytes without waking the main thread, which
+// saves a park and a wake-up per message (and often an idle thread's
+// wake-up). On the TLS and WebSocket echo (make bench, netbench's secure
+// rows) 3 to 5 yields took the reactor from 0.87–0.89× of
+// goroutine-per-connection servers to 0.90–0.97×; 8 gave no more. Five
+// yields with nothing else to run take about 350 ns here, which a reactor
+// going idle spends once per sleep.
 const handoffSpins = 5
 
 // spinForHandoff yields up to handoffSpins times while no work is queued,
