@@ -328,7 +328,21 @@ func TestTCPAbortConnection(t *testing.T) {
 			defer close(done)
 			// The reset can arrive before the dialer has read the socket's
 			// connect status, and then it is the dial that reports it.
-			c, err := net.DialTimeout("tcp", port.Addr().String(), 5*time.Second)
+			// A small receive buffer, set before connecting, keeps the
+			// kernels from holding all 8 MiB: with autotuned loopback
+			// buffers (tcp_rmem up to 32 MiB here) the writer goroutine
+			// could hand the kernel everything before the abort, and the
+			// peer would read it all before the reset.
+			d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				if err := rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 64<<10)
+				}); err != nil {
+					return err
+				}
+				return serr
+			}}
+			c, err := d.Dial("tcp", port.Addr().String())
 			if err != nil {
 				rerr = err
 				return
