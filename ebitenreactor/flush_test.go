@@ -48,11 +48,10 @@ func (c *flushConn) ConnectionLost(reason error) {
 }
 
 // slowPeer reads from c once start is closed, at most 64 KiB a
-// millisecond, until end of stream or an error, then closes c. Its
+// millisecond, until end of stream or an error; the caller closes c. Its
 // receive buffer is small (set when it connected), so what the game queued
 // stays in the game's queue until it is read.
 func slowPeer(c net.Conn, start <-chan struct{}) (n int64, crc uint32, err error) {
-	defer c.Close()
 	select {
 	case <-start:
 	case <-time.After(flushTimeout):
@@ -180,7 +179,10 @@ func flushScenario(rep *report, flush bool) {
 	peerDone := make(chan peerResult, 1)
 	go func() {
 		n, crc, err := slowPeer(peer, startReading)
+		// Recorded before the peer closes its side: the close is what
+		// lets the server's linger end and ConnectionLost run.
 		rep.event("peer-eof")
+		peer.Close()
 		peerDone <- peerResult{n, crc, err}
 	}()
 
