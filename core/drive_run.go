@@ -137,22 +137,31 @@ func (l *loop) spinForHandoff() bool {
 func (l *loop) sleepOnChannel(timeout time.Duration) {
 	l.chanParked.Store(true)
 	if l.r.hasWork() {
-		l.chanParked.Store(false)
+		l.unpark()
 		return
 	}
 	if timeout < 0 {
 		<-l.chanWake
-	} else {
-		if l.chanTimer == nil {
-			l.chanTimer = time.NewTimer(timeout)
-		} else {
-			l.chanTimer.Reset(timeout)
-		}
-		select {
-		case <-l.chanWake:
-		case <-l.chanTimer.C:
-		}
-		l.chanTimer.Stop()
+		return // the waker cleared chanParked
 	}
-	l.chanParked.Store(false)
+	if l.chanTimer == nil {
+		l.chanTimer = time.NewTimer(timeout)
+	} else {
+		l.chanTimer.Reset(timeout)
+	}
+	select {
+	case <-l.chanWake:
+	case <-l.chanTimer.C:
+		l.unpark()
+	}
+	l.chanTimer.Stop()
+}
+
+// unpark ends a sleep on the channel that no wake ended: if a waker took
+// the parked flag meanwhile, its wake is in the channel or about to be,
+// and is taken now, so that the next sleep does not end at once on it.
+func (l *loop) unpark() {
+	if !l.chanParked.CompareAndSwap(true, false) {
+		<-l.chanWake
+	}
 }
