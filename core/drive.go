@@ -50,6 +50,8 @@ type loop struct {
 	chanParked atomic.Bool
 	chanWake   chan struct{}
 	chanTimer  *time.Timer
+	watch      *pollWatch // descriptors too: their watcher, made at the first such sleep
+	watchTried bool
 	pollDone   chan struct{}
 
 	// Interleave.

@@ -39,7 +39,7 @@ func (r *Reactor) Run() error {
 			// not at all. (The portable backend's poller is a channel
 			// already.)
 			if timeout != 0 && !l.spinForHandoff() {
-				l.sleepOnChannel(timeout)
+				l.sleepOnChannel(timeout, nil)
 			}
 			continue
 		}
@@ -49,6 +49,19 @@ func (r *Reactor) Run() error {
 		}
 		if timeout != 0 && l.spinForHandoff() {
 			timeout = 0
+		}
+		if timeout != 0 && l.r.slots.live > l.inKernel {
+			// Descriptors and goroutine-backed transports both: sleep on
+			// the channel, with a watcher for the descriptors (pollWatch),
+			// then take what they have without waiting.
+			if !l.watchTried {
+				l.watchTried = true
+				l.watch = newPollWatch(l)
+			}
+			if l.watch.usable() {
+				l.sleepOnChannel(timeout, l.watch)
+				timeout = 0
+			}
 		}
 		if timeout != 0 {
 			l.p.PrepareSleep()
@@ -130,12 +143,16 @@ func (l *loop) spinForHandoff() bool {
 	return false
 }
 
-// sleepOnChannel is Run's wait when the poller watches no descriptor: the
-// main thread parks on a channel until woken (wakeConsumer) or until the
-// timeout (negative: none). The handshake is the poller's: mark parked,
-// check for work, then park.
-func (l *loop) sleepOnChannel(timeout time.Duration) {
+// sleepOnChannel is Run's wait when the poller watches no descriptor, or
+// when a watcher w stands in for it (pollWatch): the main thread parks on a
+// channel until woken (wakeConsumer) or until the timeout (negative: none).
+// The handshake is the poller's: mark parked, arm the watcher, check for
+// work, then park.
+func (l *loop) sleepOnChannel(timeout time.Duration, w *pollWatch) {
 	l.chanParked.Store(true)
+	if w != nil {
+		w.watch()
+	}
 	if l.r.hasWork() {
 		l.unpark()
 		return

@@ -112,6 +112,9 @@ func (r *Reactor) teardown() {
 		r.clock.(wakingClock).unwatch(l.clockW)
 	}
 	r.slots.each(func(h *handle) { h.inKernel = false })
+	if l.watch != nil {
+		l.watch.stop()
+	}
 	if err := l.p.Free(); err != nil {
 		r.log.Warn("reactor: closing the poller", "backend", r.Backend(), "err", err)
 	}

@@ -36,6 +36,10 @@ var allSpecs = map[string]spec{
 	"reactor-poll":       {"reactor-poll", "reactor-poll", "run"},
 	"reactor-epoll/game": {"reactor-epoll/game", "reactor-epoll", "game"},
 	"reactor-poll/game":  {"reactor-poll/game", "reactor-poll", "game"},
+	// Run with a goroutine-backed listener too (idle), as a server with
+	// WebSocket players has: the main thread sleeps on its channel and a
+	// watcher stands in for epoll_wait.
+	"reactor-epoll/mixed": {"reactor-epoll/mixed", "reactor-epoll", "mixed"},
 	// The portable backend: I/O goroutines on the Go runtime's poller (the
 	// only backend on Windows), measured here on Linux.
 	"reactor-portable":      {"reactor-portable", "reactor-portable", "run"},
@@ -46,7 +50,7 @@ var allSpecs = map[string]spec{
 }
 
 // rowOrder is the order of the table's rows.
-var rowOrder = []string{"reactor-epoll", "reactor-poll", "reactor-portable", "reactor-epoll/game", "reactor-poll/game", "reactor-portable/game", "std", "gnet1", "gnetN"}
+var rowOrder = []string{"reactor-epoll", "reactor-epoll/mixed", "reactor-poll", "reactor-portable", "reactor-epoll/game", "reactor-poll/game", "reactor-portable/game", "std", "gnet1", "gnetN"}
 
 type config struct {
 	echoImpls, bulkImpls, idleImpls, perfImpls []spec
@@ -81,7 +85,7 @@ func main() {
 	srvMaxUnread := flag.Int("server-maxunread", 0, "server, reactor only: core.WithMaxUnread(n) (0: the default)")
 	// Driver role.
 	var cfg config
-	echoImpls := flag.String("echo", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1,gnetN", "servers for the echo and syscall measurements ('' to skip)")
+	echoImpls := flag.String("echo", "reactor-epoll,reactor-epoll/mixed,reactor-poll,reactor-portable,std,gnet1,gnetN", "servers for the echo and syscall measurements ('' to skip)")
 	bulkImpls := flag.String("bulk", "reactor-epoll,reactor-poll,reactor-portable,reactor-epoll/game,reactor-portable/game,std,gnet1", "servers for the bulk stream ('' to skip)")
 	idleImpls := flag.String("idle", "reactor-epoll,reactor-poll,reactor-portable,std,gnet1", "servers for the idle-connection memory ('' to skip)")
 	perfImpls := flag.String("perf", "", "servers to profile with perf record -g during an echo phase (files in -out)")

@@ -174,6 +174,15 @@ func runReactor(backend, drive string, sink bool, addr string, maxUnread int) er
 	switch drive {
 	case "run":
 		return r.Run()
+	case "mixed":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		if _, err := r.AdoptListener(ln, core.FactoryFunc(func(net.Addr) (core.Protocol, error) { return &reactorEcho{}, nil })); err != nil {
+			return err
+		}
+		return r.Run()
 	case "game":
 		// A game's host loop: the frame clock ticks at 60 Hz and each frame
 		// gives the reactor 4 ms.

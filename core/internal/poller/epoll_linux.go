@@ -114,3 +114,8 @@ func (p *epollPoller) DisarmRead(Token) {} // edge triggered: no report until ne
 func (p *epollPoller) Free() error {
 	return errors.Join(p.wakeup.close(), unix.Close(p.epfd))
 }
+
+// FD returns the epoll descriptor, which is readable while events are
+// ready: a waiter on Go's own poller can sleep until then (see
+// core's pollWatch). The descriptor stays the poller's.
+func (p *epollPoller) FD() int { return p.epfd }
