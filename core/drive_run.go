@@ -14,7 +14,10 @@ import (
 // for no hand-off between threads; it sleeps while idle and wakes within
 // microseconds of CallFromThread or Stop. While goroutine-backed
 // connections (TLS, WebSocket, adopted ones) are open, it yields to the Go
-// scheduler a few times before it sleeps (see handoffSpins). Run returns nil after a clean
+// scheduler a few times before it sleeps (see handoffSpins), and it sleeps
+// as a parked goroutine, not in the kernel: with descriptors registered
+// too (epoll), a watcher goroutine waits for them on Go's own poller and
+// wakes it (see pollWatch). Run returns nil after a clean
 // shutdown or a Crash, the *PollerError that shut it down, ErrAlreadyRunning,
 // or ErrNotRestartable.
 func (r *Reactor) Run() error {

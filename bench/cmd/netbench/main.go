@@ -28,7 +28,7 @@ import (
 type spec struct {
 	name  string // as shown in the table
 	impl  string // -impl
-	drive string // -drive: run (Run) or game (Start + Drain at 60 Hz); reactor only
+	drive string // -drive: run (Run), mixed (Run with an idle goroutine-backed listener too) or game (Start + Drain at 60 Hz); reactor only
 }
 
 var allSpecs = map[string]spec{
@@ -78,7 +78,7 @@ func main() {
 	role := flag.String("role", "driver", "driver, or server (a child of the driver)")
 	// Server role.
 	impl := flag.String("impl", "", "server: reactor-epoll, reactor-poll, reactor-portable, std, gnet1 or gnetN")
-	drive := flag.String("drive", "run", "server, reactor only: run (Run) or game (Start, then Drain(4ms) at 60 Hz)")
+	drive := flag.String("drive", "run", "server, reactor only: run (Run), mixed (Run with an idle goroutine-backed listener too) or game (Start, then Drain(4ms) at 60 Hz)")
 	mode := flag.String("mode", "echo", "server: echo, or sink (count and discard)")
 	addr := flag.String("addr", "127.0.0.1:0", "server: address to listen on")
 	memRate := flag.Int("server-memprofilerate", 0, "server: runtime.MemProfileRate (0: Go's default)")
