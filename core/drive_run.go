@@ -53,7 +53,7 @@ func (r *Reactor) Run() error {
 		if timeout != 0 && l.spinForHandoff() {
 			timeout = 0
 		}
-		if timeout != 0 && l.r.slots.live > l.inKernel {
+		if timeout != 0 && l.goroutineFed() {
 			// Descriptors and goroutine-backed transports both: sleep on
 			// the channel, with a watcher for the descriptors (pollWatch),
 			// then take what they have without waiting.
@@ -134,7 +134,7 @@ const handoffSpins = 5
 // if some transport's work comes from a goroutine, and reports whether
 // work came. Main thread (Run).
 func (l *loop) spinForHandoff() bool {
-	if l.r.slots.live <= l.inKernel {
+	if !l.goroutineFed() {
 		return false // the poller reports everything: nothing to wait for
 	}
 	for i := 0; i < handoffSpins; i++ {
@@ -145,6 +145,11 @@ func (l *loop) spinForHandoff() bool {
 	}
 	return false
 }
+
+// goroutineFed reports whether some registration is not in the poller: a
+// goroutine-backed transport or listener, whose work a goroutine hands
+// over. Main thread.
+func (l *loop) goroutineFed() bool { return l.r.slots.live > l.inKernel }
 
 // sleepOnChannel is Run's wait when the poller watches no descriptor, or
 // when a watcher w stands in for it (pollWatch): the main thread parks on a

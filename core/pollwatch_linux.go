@@ -25,7 +25,10 @@ type pollWatch struct {
 	rc   syscall.RawConn
 	arm  chan struct{} // the main thread is about to sleep: watch
 	poll []unix.PollFd
-	dead atomic.Bool // the watcher stopped on an error: sleep in the poller again
+	// readyFn is ready, made once: a method value made for each wait
+	// would allocate.
+	readyFn func(uintptr) bool
+	dead    atomic.Bool // the watcher stopped on an error: sleep in the poller again
 }
 
 // newPollWatch starts a watcher for the poller's descriptor, or returns
@@ -57,6 +60,7 @@ func newPollWatch(l *loop) *pollWatch {
 		return nil
 	}
 	w := &pollWatch{f: f, rc: rc, arm: make(chan struct{}, 1), poll: []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}}
+	w.readyFn = w.ready
 	l.r.spawn(func() { w.run(l) })
 	return w
 }
@@ -65,7 +69,7 @@ func newPollWatch(l *loop) *pollWatch {
 // then wakes the main thread. Its own goroutine.
 func (w *pollWatch) run(l *loop) {
 	for range w.arm {
-		if err := w.rc.Read(w.ready); err != nil {
+		if err := w.rc.Read(w.readyFn); err != nil {
 			// Closed by stop, or Go's poller failed: either way the main
 			// thread must not count on this watcher again.
 			w.dead.Store(true)
