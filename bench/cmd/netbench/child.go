@@ -192,6 +192,41 @@ func cpuTicks(pid int) (int64, error) {
 
 const tickDur = 10 * time.Millisecond // 1/USER_HZ
 
+// ctxSwitches sums the context switches, voluntary (a thread that slept:
+// a futex, epoll_wait, nanosleep) and not (preempted), of pid's threads
+// from /proc/<pid>/task/*/status. A thread that ended takes its counts
+// with it; the Go runtime keeps its threads.
+func ctxSwitches(pid int) (vol, invol int64, err error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				continue
+			}
+			switch k {
+			case "voluntary_ctxt_switches":
+				vol += n
+			case "nonvoluntary_ctxt_switches":
+				invol += n
+			}
+		}
+	}
+	return vol, invol, nil
+}
+
 // statusKB reads a "Key:   N kB" field of /proc/<pid>/status.
 func statusKB(pid int, key string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -23,6 +23,9 @@ type echoRound struct {
 	clientCPU time.Duration // load generator CPU per message
 	ranPerMsg float64       // reactor: callbacks run per message
 	drPerMsg  float64       // reactor: DataReceived calls per message
+	// secure echo: the server's context switches per message, voluntary
+	// (a thread slept) and involuntary (preempted)
+	volSwitches, involSwitches float64
 }
 
 type bulkRound struct {
@@ -46,6 +49,9 @@ type results struct {
 	perfData   map[string]string
 	secure     map[string][]echoRound
 	securePerf map[string]sysCount // perf stat of the TLS and WebSocket servers
+	// securePair holds, for each reactor server of the secure echo, the
+	// baseline's rounds run next to its own, one per round, in order.
+	securePair map[string][]echoRound
 	heapProfs  []string
 }
 
@@ -71,7 +77,7 @@ func runDriver(cfg *config) error {
 	res := &results{
 		echo: map[string][]echoRound{}, strace: map[string]sysCount{}, perfstat: map[string]sysCount{},
 		bulk: map[string][]bulkRound{}, idle: map[string][]idleRound{}, perfData: map[string]string{},
-		secure: map[string][]echoRound{}, securePerf: map[string]sysCount{},
+		secure: map[string][]echoRound{}, securePerf: map[string]sysCount{}, securePair: map[string][]echoRound{},
 	}
 	dir := cfg.outDir
 	if dir == "" {
@@ -113,16 +119,21 @@ func runDriver(cfg *config) error {
 		res.load(fmt.Sprintf("after echo round %d", r+1))
 	}
 
-	// 1b. TLS and WebSocket echo: alternating rounds.
+	// 1b. TLS and WebSocket echo: each reactor server's round next to a
+	// round of its baseline (see securePlan).
 	for r := 0; r < cfg.rounds && len(cfg.secureImpls) > 0; r++ {
-		for _, sp := range rotate(cfg.secureImpls, r) {
+		for _, run := range securePlan(cfg.secureImpls, r) {
+			sp := run.sp
 			er, err := runSecureRound(cfg, sp)
 			if err != nil {
 				return fmt.Errorf("secure echo %s round %d: %w", sp.name, r+1, err)
 			}
 			res.secure[sp.name] = append(res.secure[sp.name], er)
-			logf("echo  %-18s round %d: %8.0f msg/s  p50 %-9v p99 %-9v server %5.2f µs/msg  client %5.2f µs/msg  mallocs %d",
-				sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), us(er.clientCPU), er.mallocN)
+			if run.pairOf != "" {
+				res.securePair[run.pairOf] = append(res.securePair[run.pairOf], er)
+			}
+			logf("echo  %-18s round %d: %8.0f msg/s  p50 %-9v p99 %-9v server %5.2f µs/msg  switches %.3f+%.3f/msg  client %5.2f µs/msg  mallocs %d",
+				sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), er.volSwitches, er.involSwitches, us(er.clientCPU), er.mallocN)
 		}
 		res.load(fmt.Sprintf("after secure echo round %d", r+1))
 	}

@@ -184,3 +184,53 @@ func TestSecureServers(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurePlan: every reactor server runs next to a round of its
+// baseline, the pair's order alternates between rounds, and servers
+// without a partner still run.
+func TestSecurePlan(t *testing.T) {
+	specs := func(names ...string) []spec {
+		var out []spec
+		for _, n := range names {
+			out = append(out, secureSpecs[n])
+		}
+		return out
+	}
+	all := specs(secureOrder...)
+	for r := 0; r < 4; r++ {
+		plan := securePlan(all, r)
+		// 5 reactor servers, each with its baseline's round.
+		if len(plan) != 10 {
+			t.Fatalf("round %d: %d runs, want 10", r, len(plan))
+		}
+		pairs := 0
+		for i, run := range plan {
+			if run.pairOf == "" {
+				continue
+			}
+			pairs++
+			if secureBaseline[run.pairOf] != run.sp.name {
+				t.Fatalf("round %d: %s paired with %s", r, run.sp.name, run.pairOf)
+			}
+			// Its partner is the run next to it: after it on odd rounds.
+			j := i + 1
+			if r%2 == 0 {
+				j = i - 1
+			}
+			if j < 0 || j >= len(plan) || plan[j].sp.name != run.pairOf {
+				t.Fatalf("round %d: baseline run %d (%s for %s) not next to its partner: %v", r, i, run.sp.name, run.pairOf, plan)
+			}
+		}
+		if pairs != 5 {
+			t.Fatalf("round %d: %d paired baseline runs, want 5", r, pairs)
+		}
+	}
+	if a, b := securePlan(all, 0)[0].sp.name, securePlan(all, 2)[0].sp.name; a == b {
+		t.Fatalf("rounds 0 and 2 both start with %s: the pairs do not rotate", a)
+	}
+	// A reactor server without its baseline, and a baseline without one.
+	plan := securePlan(specs("reactor-tls", "coder-ws"), 1)
+	if len(plan) != 2 || plan[0].pairOf != "" || plan[1].pairOf != "" {
+		t.Fatalf("unpaired servers: %v", plan)
+	}
+}

@@ -55,6 +55,59 @@ var secureBaseline = map[string]string{
 	"reactor-ws": "coder-ws", "reactor-ws/portable": "coder-ws", "reactor-ws/mixed": "coder-ws",
 }
 
+// secureRun is one server's round in a round of the secure echo; pairOf
+// names the reactor server a baseline's round is paired with.
+type secureRun struct {
+	sp     spec
+	pairOf string
+}
+
+// securePlan orders round r of the secure echo so that each reactor server
+// runs next to a round of its baseline, and its ratio compares two rounds
+// seconds apart rather than a whole round apart: the machine's load comes
+// and goes (other jobs, other virtual machines), and one noisy stretch
+// used to lower or raise a ratio whose two rounds it did not both hit.
+// Within a pair the order alternates from round to round (one round
+// reactor first, the next baseline first), and the pairs rotate, so no
+// server is always first or last. A baseline runs once per reactor server
+// paired with it; a baseline with none, or a server without its baseline,
+// runs alone.
+func securePlan(impls []spec, r int) []secureRun {
+	var units [][]secureRun
+	paired := map[string]bool{}
+	for _, sp := range impls {
+		base, ok := secureBaseline[sp.name]
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(impls, func(s spec) bool { return s.name == base })
+		if i < 0 {
+			units = append(units, []secureRun{{sp: sp}})
+			continue
+		}
+		paired[base] = true
+		u := []secureRun{{sp: sp}, {sp: impls[i], pairOf: sp.name}}
+		if r%2 == 1 {
+			u[0], u[1] = u[1], u[0]
+		}
+		units = append(units, u)
+	}
+	for _, sp := range impls {
+		if _, isReactor := secureBaseline[sp.name]; !isReactor && !paired[sp.name] {
+			units = append(units, []secureRun{{sp: sp}})
+		}
+	}
+	if len(units) > 0 {
+		k := r % len(units)
+		units = append(units[k:], units[:k]...)
+	}
+	var plan []secureRun
+	for _, u := range units {
+		plan = append(plan, u...)
+	}
+	return plan
+}
+
 // secureOrder is the order of the secure table's rows.
 var secureOrder = []string{"reactor-tls", "reactor-tls/portable", "std-tls", "reactor-ws", "reactor-ws/portable", "reactor-ws/mixed", "coder-ws"}
 
@@ -353,11 +406,19 @@ func runSecureRound(cfg *config, sp spec) (echoRound, error) {
 	if err != nil {
 		return er, err
 	}
+	v0, i0, err := ctxSwitches(srv.pid)
+	if err != nil {
+		return er, err
+	}
 	ph, err := cl.phase(cfg.dur, true)
 	if err != nil {
 		return er, err
 	}
 	c1, err := cpuTicks(srv.pid)
+	if err != nil {
+		return er, err
+	}
+	v1, i1, err := ctxSwitches(srv.pid)
 	if err != nil {
 		return er, err
 	}
@@ -377,6 +438,8 @@ func runSecureRound(cfg *config, sp spec) (echoRound, error) {
 	er.mallocN = max(0, (s1["mallocs"]-s0["mallocs"])-(s0["mallocs"]-sA["mallocs"]))
 	er.mallocs = float64(er.mallocN) / m
 	er.clientCPU = time.Duration(float64(ph.cpu) / m)
+	er.volSwitches = float64(v1-v0) / m
+	er.involSwitches = float64(i1-i0) / m
 	return er, nil
 }
 
@@ -385,14 +448,15 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 	if len(res.secure) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d alternating rounds, medians\n",
+	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d rounds (each reactor server's next to one of its baseline's, so a baseline runs once per server paired with it), medians\n",
 		cfg.conns, cfg.size, cfg.dur, cfg.rounds)
 	fmt.Fprintf(w, "  reactor-tls: core.ListenTLS, Run, the default backend (epoll); /portable: the portable backend; std-tls: crypto/tls listener, goroutine per connection, 4 KiB buffer\n")
 	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above; /mixed: a TCP listener on the poller too, as in the example game server, so the main thread sleeps in the poller); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
-	fmt.Fprintf(w, "  ratio: msgs/s against the baseline in the same run, per round, median (goal >= 0.9x); CPU: the server's utime+stime per message\n")
+	fmt.Fprintf(w, "  ratio: msgs/s against a round of the baseline run next to it (the pair's order alternating), per round, median [min..max] (goal >= 0.9x); CPU: the server's utime+stime per message\n")
+	fmt.Fprintf(w, "  switches: the server's threads' context switches per message, voluntary (slept) + involuntary (preempted), from /proc\n")
 	fmt.Fprintf(w, "  client: a goroutine per connection (crypto/tls, coder/websocket), its process CPU per message\n\n")
 	t := &table{}
-	t.add("server", "msgs/s", "vs baseline", "server CPU µs/msg", "p50 µs", "p99 µs", "allocs/msg", "syscalls/msg", "client CPU µs/msg")
+	t.add("server", "msgs/s", "vs baseline", "server CPU µs/msg", "p50 µs", "p99 µs", "allocs/msg", "syscalls/msg", "switches/msg", "client CPU µs/msg")
 	t.add("-")
 	for _, n := range secureOrder {
 		rs, ok := res.secure[n]
@@ -401,7 +465,7 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 		}
 		vs := "-"
 		if base, ok := secureBaseline[n]; ok {
-			if brs, ok := res.secure[base]; ok {
+			if brs, ok := res.securePair[n]; ok {
 				vs = pairedRatio(rs, brs, func(r echoRound) float64 { return r.rate }) + " of " + base
 			}
 		}
@@ -413,6 +477,7 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 			durUS(medianOf(rs, func(r echoRound) float64 { return float64(r.p99) })),
 			fmtF(medianOf(rs, func(r echoRound) float64 { return r.mallocs }), 1),
 			fmtF(res.securePerf[n].perMsg(""), 2),
+			fmt.Sprintf("%.3f+%.3f", medianOf(rs, func(r echoRound) float64 { return r.volSwitches }), medianOf(rs, func(r echoRound) float64 { return r.involSwitches })),
 			fmtF(us(time.Duration(medianOf(rs, func(r echoRound) float64 { return float64(r.clientCPU) }))), 2),
 		)
 	}
