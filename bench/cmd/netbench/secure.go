@@ -67,11 +67,12 @@ type secureRun struct {
 // seconds apart rather than a whole round apart: the machine's load comes
 // and goes (other jobs, other virtual machines), and one noisy stretch
 // used to lower or raise a ratio whose two rounds it did not both hit.
-// Within a pair the order alternates from round to round (one round
-// reactor first, the next baseline first), and the pairs rotate, so no
-// server is always first or last. A baseline runs once per reactor server
-// paired with it; a baseline with none, or a server without its baseline,
-// runs alone.
+// (Single rounds still run fast or slow on a shared machine, whatever the
+// server; more rounds, -rounds, outvote that.) Within a pair the order
+// alternates from round to round (one round reactor first, the next
+// baseline first), and the pairs rotate, so no server is always first or
+// last. A baseline runs once per reactor server paired with it; a baseline
+// with none, or a server without its baseline, runs alone.
 func securePlan(impls []spec, r int) []secureRun {
 	var units [][]secureRun
 	paired := map[string]bool{}
