@@ -121,7 +121,7 @@ func runDriver(cfg *config) error {
 
 	// 1b. TLS and WebSocket echo: each reactor server's round next to a
 	// round of its baseline (see securePlan).
-	for r := 0; r < cfg.rounds && len(cfg.secureImpls) > 0; r++ {
+	for r := 0; r < cfg.secureRounds && len(cfg.secureImpls) > 0; r++ {
 		for _, run := range securePlan(cfg.secureImpls, r) {
 			sp := run.sp
 			er, err := runSecureRound(cfg, sp)

@@ -59,6 +59,9 @@ type config struct {
 	conns, size int
 	dur, warmup time.Duration
 	rounds      int
+	// secureRounds: rounds of the TLS and WebSocket echo, whose single
+	// rounds swing most on a shared machine
+	secureRounds int
 
 	sysDur         time.Duration
 	strace, pstat  bool
@@ -95,6 +98,7 @@ func main() {
 	flag.DurationVar(&cfg.dur, "dur", 3*time.Second, "echo: measured time per round")
 	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "warm-up before each measurement")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of echo and bulk (alternating servers; medians reported)")
+	flag.IntVar(&cfg.secureRounds, "securerounds", 5, "rounds of the TLS and WebSocket echo (each reactor server next to its baseline; medians reported)")
 	flag.DurationVar(&cfg.sysDur, "sysdur", 2*time.Second, "echo load while strace / perf stat count system calls")
 	flag.BoolVar(&cfg.strace, "strace", true, "count system calls with strace -c (skipped if strace is missing)")
 	flag.BoolVar(&cfg.pstat, "perfstat", true, "count system calls with perf stat (skipped if perf is missing)")
@@ -125,7 +129,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *quick {
-		cfg.dur, cfg.warmup, cfg.rounds = 200*time.Millisecond, 50*time.Millisecond, 1
+		cfg.dur, cfg.warmup, cfg.rounds, cfg.secureRounds = 200*time.Millisecond, 50*time.Millisecond, 1, 1
 		cfg.sysDur, cfg.bulkDur = 200*time.Millisecond, 200*time.Millisecond
 		cfg.idleConns, cfg.idleRounds, cfg.idleSettle = 200, 1, 100*time.Millisecond
 		cfg.strace, cfg.pstat = false, false

@@ -450,7 +450,7 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 		return
 	}
 	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d rounds (each reactor server's next to one of its baseline's, so a baseline runs once per server paired with it), medians\n",
-		cfg.conns, cfg.size, cfg.dur, cfg.rounds)
+		cfg.conns, cfg.size, cfg.dur, cfg.secureRounds)
 	fmt.Fprintf(w, "  reactor-tls: core.ListenTLS, Run, the default backend (epoll); /portable: the portable backend; std-tls: crypto/tls listener, goroutine per connection, 4 KiB buffer\n")
 	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above; /mixed: a TCP listener on the poller too, as in the example game server, so the main thread sleeps in the poller); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
 	fmt.Fprintf(w, "  ratio: msgs/s against a round of the baseline run next to it (the pair's order alternating), per round, median [min..max] (goal >= 0.9x); CPU: the server's utime+stime per message\n")
