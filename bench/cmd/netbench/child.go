@@ -197,39 +197,31 @@ const tickDur = 10 * time.Millisecond // 1/USER_HZ
 // from /proc/<pid>/task/*/status. A thread that ended takes its counts
 // with it; the Go runtime keeps its threads.
 func ctxSwitches(pid int) (vol, invol int64, err error) {
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, 0, err
+	tids := threads(pid)
+	if len(tids) == 0 {
+		return 0, 0, fmt.Errorf("no threads in /proc/%d/task", pid)
 	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
-		if err != nil {
+	for _, tid := range tids {
+		file := fmt.Sprintf("/proc/%d/task/%d/status", pid, tid)
+		v, err1 := statusField(file, "voluntary_ctxt_switches")
+		n, err2 := statusField(file, "nonvoluntary_ctxt_switches")
+		if err1 != nil || err2 != nil {
 			continue // the thread ended
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				continue
-			}
-			switch k {
-			case "voluntary_ctxt_switches":
-				vol += n
-			case "nonvoluntary_ctxt_switches":
-				invol += n
-			}
-		}
+		vol, invol = vol+v, invol+n
 	}
 	return vol, invol, nil
 }
 
 // statusKB reads a "Key:   N kB" field of /proc/<pid>/status.
 func statusKB(pid int, key string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return statusField(fmt.Sprintf("/proc/%d/status", pid), key)
+}
+
+// statusField reads the number of a "Key:   N [unit]" field of a status
+// file of /proc.
+func statusField(file, key string) (int64, error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0, err
 	}
@@ -241,7 +233,7 @@ func statusKB(pid int, key string) (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
+	return 0, fmt.Errorf("no %s in %s", key, file)
 }
 
 // threads lists the thread ids of a process.
