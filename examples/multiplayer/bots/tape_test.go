@@ -106,5 +106,8 @@ func TestRecordAndReplay(t *testing.T) {
 			!strings.Contains(out.String(), "replay: "+name) {
 			t.Errorf("%s file: %s", name, out.String())
 		}
+		if name == "corrupt" && !strings.Contains(out.String(), "checksum") {
+			t.Errorf("corrupt file: refused without its checksum failing: %s", out.String())
+		}
 	}
 }
