@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,10 +16,11 @@ import (
 // reads the net.Conn into chunks for the main thread, as the poll loop does
 // for fdConn; a writer goroutine writes what the main thread hands it, and
 // closes the net.Conn at the end, so that a Close or CloseWrite that sends
-// something (TLS's close_notify) never blocks the main thread. The main
-// thread never blocks: Write copies into a pending buffer, and the two
-// buffers change hands through an atomic flag, so a connection has at most
-// two write buffers, however much is written.
+// something (TLS's close_notify) never blocks the main thread. When the
+// main thread answers a read at once, the reader often writes the answer
+// itself (see offer). The main thread never blocks: Write copies into a
+// pending buffer, and the two buffers change hands through an atomic flag,
+// so a connection has at most two write buffers, however much is written.
 type goConn struct {
 	stream
 	c     net.Conn
@@ -42,6 +44,25 @@ type goConn struct {
 	// writer's report waits on the ring, unannounced, for the main thread's
 	// next wake (see markReadyQuiet), which saves a wake per write.
 	urgent atomic.Bool
+	// assist is the reader's offer to write the main thread's answer
+	// itself (see offer): assistWaiting while the reader waits for it,
+	// assistTaken once the main thread gave the job to the reader instead
+	// of waking the writer.
+	assist atomic.Int32
+	// sock is the TCP socket under the net.Conn, on a platform that tells
+	// how much more its send buffer takes (sendRoom); nil otherwise, and
+	// then the reader never offers: it must not block in a write.
+	sock syscall.RawConn
+	// measureRoom reads sendRoom into room; made once, so that a check
+	// allocates nothing.
+	measureRoom func(fd uintptr)
+
+	// Owned with wbuf, by whichever goroutine does the job.
+	wfailed bool // a write failed: nothing more is written
+	room    int  // what the send buffer takes for certain (roomFor)
+	// assisted counts the jobs the reader did; tests read it once the
+	// connection has ended.
+	assisted int
 
 	// Main thread only.
 	pend  []byte // written, not yet handed to the writer
@@ -62,6 +83,12 @@ func newGoConn(r *Reactor, c net.Conn, cfg connConfig) *goConn {
 	g.stream = newStream(r, cfg, r.goChunks)
 	g.local, g.remote = c.LocalAddr(), c.RemoteAddr()
 	g.h = &handle{fd: -1, owner: g, want: evRead}
+	if tc := tcpOf(c); tc != nil && canTellSendRoom {
+		if rc, err := tc.SyscallConn(); err == nil {
+			g.sock = rc
+			g.measureRoom = func(fd uintptr) { g.room = sendRoom(int(fd)) }
+		}
+	}
 	return g
 }
 
@@ -165,6 +192,7 @@ func (g *goConn) watch() {
 // it may.
 func (g *goConn) reader() {
 	r := g.r
+	skip, misses := 0, 0
 	for {
 		if !g.mayRead() {
 			if g.flags.Load()&(flagDead|flagEOF|flagErr) != 0 {
@@ -202,15 +230,90 @@ func (g *goConn) reader() {
 		if err != nil {
 			return
 		}
+		if g.sock == nil {
+			continue
+		}
+		// A connection whose reads go unanswered (a stream one way) is
+		// offered less and less often, down to one read in maxAssistSkip.
+		if skip > 0 {
+			skip--
+		} else if g.offer() {
+			misses = 0
+		} else {
+			misses = min(2*misses+1, maxAssistSkip)
+			skip = misses
+		}
 	}
 }
+
+const (
+	assistNone    = 0
+	assistWaiting = 1
+	assistTaken   = 2
+	// assistSpins is how many times the reader yields to the scheduler
+	// waiting for the main thread's answer: the main thread, woken by the
+	// read, usually runs in the first.
+	assistSpins = 4
+	// maxAssistSkip is how many reads at most go without an offer after
+	// offers that were not answered.
+	maxAssistSkip = 64
+)
+
+// offer waits a moment for the main thread to answer what the reader
+// just handed it with a write, and does that write itself: the writer
+// goroutine is not woken for it, as a goroutine-per-connection server
+// writes its answer on the goroutine that read, which saves a goroutine
+// wake and sleep a message. It reports whether the main thread answered.
+//
+// The reader writes only what the socket's send buffer takes for certain
+// (roomFor), so that it never blocks in the write: a reader blocked there
+// would stop reading from a peer that waits for its own write to finish
+// before it reads, and the two would wait for each other for ever. Any
+// other job (more than fits, a shutdown) goes to the writer.
+func (g *goConn) offer() bool {
+	g.assist.Store(assistWaiting)
+	for i := 0; i < assistSpins && g.assist.Load() == assistWaiting; i++ {
+		runtime.Gosched()
+	}
+	if g.assist.CompareAndSwap(assistWaiting, assistNone) {
+		return false
+	}
+	g.assist.Store(assistNone)
+	if g.wshut || g.wbuf == nil || !g.roomFor(len(g.wbuf)) {
+		g.kickWriter()
+		return true
+	}
+	g.assisted++
+	g.work()
+	return true
+}
+
+// roomFor reports whether the socket's send buffer takes a write of n
+// bytes without blocking, asking the kernel only when what it said last,
+// less what was written since, is not enough.
+func (g *goConn) roomFor(n int) bool {
+	need := sendCost(n)
+	if g.room >= need {
+		return true
+	}
+	g.room = 0
+	if g.sock.Control(g.measureRoom) != nil {
+		return false
+	}
+	return g.room >= need
+}
+
+// sendCost bounds what a write of n bytes takes from a send buffer: the
+// bytes, a TLS record's header and tag for every 16 KiB, and the kernel's
+// bookkeeping for each packet buffer (832 bytes a write on Linux 6.18,
+// whatever its size, measured with SO_MEMINFO; counted as 2 KiB).
+func sendCost(n int) int { return n + (n/16384+1)*(2048+32) }
 
 // writer runs on its own goroutine: it writes each buffer handed to it and
 // reports back through the ring, shuts the connection down for writing
 // when told to, and closes it when the connection is closed.
 func (g *goConn) writer() {
 	defer g.closeConn()
-	failed := false
 	for {
 		// One channel to wait on, not a select with quit: a select costs
 		// more on every write. closeNow kicks after closing quit.
@@ -223,25 +326,32 @@ func (g *goConn) writer() {
 		if !g.wbusy.Load() {
 			continue
 		}
-		report := g.wbuf != nil
-		if report && !failed {
-			g.wn, g.werr = g.c.Write(g.wbuf)
-			failed = g.werr != nil
+		g.work()
+	}
+}
+
+// work does the job the main thread handed over, on the writer goroutine
+// or on the reader (offer), and reports it.
+func (g *goConn) work() {
+	report := g.wbuf != nil
+	if report && !g.wfailed {
+		g.wn, g.werr = g.c.Write(g.wbuf)
+		g.wfailed = g.werr != nil
+		g.room -= sendCost(len(g.wbuf))
+	}
+	if g.wshut && !g.wfailed {
+		if cw, ok := g.c.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
 		}
-		if g.wshut && !failed {
-			if cw, ok := g.c.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
-			}
-		}
-		g.wbusy.Store(false)
-		if report {
-			// Queue the report, then look at urgent: a main thread that
-			// made it urgent after this look sees the entry before it
-			// sleeps.
-			g.h.markReadyQuiet(g.r, evWrite)
-			if failed || g.urgent.Load() {
-				g.r.wakeConsumer()
-			}
+	}
+	failed := g.wfailed
+	g.wbusy.Store(false)
+	if report {
+		// Queue the report, then look at urgent: a main thread that made
+		// it urgent after this look sees the entry before it sleeps.
+		g.h.markReadyQuiet(g.r, evWrite)
+		if failed || g.urgent.Load() {
+			g.r.wakeConsumer()
 		}
 	}
 }
@@ -322,9 +432,18 @@ func (g *goConn) pump() {
 	g.handOver()
 }
 
-// handOver gives the writer its work (wbuf, wshut) and wakes it.
+// handOver gives the writer its work (wbuf, wshut) and wakes it, or
+// gives it to the reader if the reader is waiting for it (offer).
 func (g *goConn) handOver() {
 	g.wbusy.Store(true)
+	if g.assist.CompareAndSwap(assistWaiting, assistTaken) {
+		return
+	}
+	g.kickWriter()
+}
+
+// kickWriter wakes the writer for the job handed over.
+func (g *goConn) kickWriter() {
 	select {
 	case g.wkick <- struct{}{}:
 	default:
