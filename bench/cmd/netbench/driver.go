@@ -119,21 +119,37 @@ func runDriver(cfg *config) error {
 		res.load(fmt.Sprintf("after echo round %d", r+1))
 	}
 
-	// 1b. TLS and WebSocket echo: each reactor server's round next to a
+	// 1b. TLS and WebSocket echo: each reactor server measured together with a
 	// round of its baseline (see securePlan).
 	for r := 0; r < cfg.secureRounds && len(cfg.secureImpls) > 0; r++ {
-		for _, run := range securePlan(cfg.secureImpls, r) {
-			sp := run.sp
-			er, err := runSecureRound(cfg, sp)
-			if err != nil {
-				return fmt.Errorf("secure echo %s round %d: %w", sp.name, r+1, err)
+		plan := securePlan(cfg.secureImpls, r)
+		for i := 0; i < len(plan); i++ {
+			runs := plan[i : i+1]
+			var ers []echoRound
+			if i+1 < len(plan) && pairedRuns(plan[i], plan[i+1]) {
+				runs = plan[i : i+2]
+				i++
+				a, b, err := runSecurePair(cfg, runs[0].sp, runs[1].sp)
+				if err != nil {
+					return fmt.Errorf("secure echo %s and %s round %d: %w", runs[0].sp.name, runs[1].sp.name, r+1, err)
+				}
+				ers = []echoRound{a, b}
+			} else {
+				er, err := runSecureRound(cfg, runs[0].sp)
+				if err != nil {
+					return fmt.Errorf("secure echo %s round %d: %w", runs[0].sp.name, r+1, err)
+				}
+				ers = []echoRound{er}
 			}
-			res.secure[sp.name] = append(res.secure[sp.name], er)
-			if run.pairOf != "" {
-				res.securePair[run.pairOf] = append(res.securePair[run.pairOf], er)
+			for k, run := range runs {
+				sp, er := run.sp, ers[k]
+				res.secure[sp.name] = append(res.secure[sp.name], er)
+				if run.pairOf != "" {
+					res.securePair[run.pairOf] = append(res.securePair[run.pairOf], er)
+				}
+				logf("echo  %-18s round %d: %8.0f msg/s  p50 %-9v p99 %-9v server %5.2f µs/msg  switches %.3f+%.3f/msg  client %5.2f µs/msg  mallocs %d",
+					sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), er.volSwitches, er.involSwitches, us(er.clientCPU), er.mallocN)
 			}
-			logf("echo  %-18s round %d: %8.0f msg/s  p50 %-9v p99 %-9v server %5.2f µs/msg  switches %.3f+%.3f/msg  client %5.2f µs/msg  mallocs %d",
-				sp.name, r+1, er.rate, er.p50.Round(time.Microsecond), er.p99.Round(time.Microsecond), us(er.cpuPerMsg), er.volSwitches, er.involSwitches, us(er.clientCPU), er.mallocN)
 		}
 		res.load(fmt.Sprintf("after secure echo round %d", r+1))
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,59 @@ func TestSecureServers(t *testing.T) {
 				t.Fatalf("the server counts %d connections, want 4 (%v)", st["conns"], st)
 			}
 		})
+	}
+}
+
+// TestSliceOwner: in a paired round the two servers take turns A B B A,
+// each gets half the slices, and neither has two turns in a row but in
+// the middle of an A B B A group.
+func TestSliceOwner(t *testing.T) {
+	want := []int{0, 1, 1, 0, 0, 1, 1, 0}
+	got := make([]int, len(want))
+	for k := range want {
+		got[k] = sliceOwner(k)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("slice owners %v, want %v", got, want)
+	}
+	for _, n := range []int{1, 2, 5, 12} {
+		count := 0
+		for k := 0; k < 2*n; k++ {
+			count += sliceOwner(k)
+		}
+		if count != n {
+			t.Fatalf("%d slices each: the second server got %d of %d", n, count, 2*n)
+		}
+	}
+}
+
+// TestPairedRuns: the driver measures together exactly the runs that the
+// plan put next to each other as a pair, in either order.
+func TestPairedRuns(t *testing.T) {
+	var all []spec
+	for _, n := range []string{"reactor-tls", "reactor-tls/portable", "std-tls", "reactor-ws", "coder-ws"} {
+		all = append(all, secureSpecs[n])
+	}
+	for r := 0; r < 4; r++ {
+		plan := securePlan(all, r)
+		pairs := 0
+		for i := 0; i < len(plan); i++ {
+			if i+1 < len(plan) && pairedRuns(plan[i], plan[i+1]) {
+				x, y := plan[i], plan[i+1]
+				reactor, base := x, y
+				if x.pairOf != "" {
+					reactor, base = y, x
+				}
+				if secureBaseline[reactor.sp.name] != base.sp.name || base.pairOf != reactor.sp.name {
+					t.Fatalf("round %d: %s and %s measured together, not a reactor server and its baseline", r, x.sp.name, y.sp.name)
+				}
+				pairs++
+				i++
+			}
+		}
+		if pairs != 3 {
+			t.Fatalf("round %d: %d pairs, want 3 (each reactor server with its baseline): %v", r, pairs, plan)
+		}
 	}
 }
 

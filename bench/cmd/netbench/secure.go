@@ -63,16 +63,16 @@ type secureRun struct {
 }
 
 // securePlan orders round r of the secure echo so that each reactor server
-// runs next to a round of its baseline, and its ratio compares two rounds
-// seconds apart rather than a whole round apart: the machine's load comes
-// and goes (other jobs, other virtual machines), and one noisy stretch
-// used to lower or raise a ratio whose two rounds it did not both hit.
-// (Single rounds still run fast or slow on a shared machine, whatever the
-// server; more rounds, -rounds, outvote that.) Within a pair the order
-// alternates from round to round (one round reactor first, the next
-// baseline first), and the pairs rotate, so no server is always first or
-// last. A baseline runs once per reactor server paired with it; a baseline
-// with none, or a server without its baseline, runs alone.
+// runs next to a round of its baseline, and the two are measured together
+// (runSecurePair, their loads taking turns a quarter of a second at a
+// time), so that their ratio compares the same stretch of the machine's
+// time: the machine's load comes and goes (other jobs, other virtual
+// machines), and one noisy stretch used to lower or raise a ratio whose
+// two rounds it did not both hit. Within a pair the order alternates from
+// round to round (one round reactor first, the next baseline first), and
+// the pairs rotate, so no server is always first or last. A baseline runs
+// once per reactor server paired with it; a baseline with none, or a
+// server without its baseline, runs alone.
 func securePlan(impls []spec, r int) []secureRun {
 	var units [][]secureRun
 	paired := map[string]bool{}
@@ -379,69 +379,183 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// runSecureRound measures one server of the secure echo.
-func runSecureRound(cfg *config, sp spec) (echoRound, error) {
-	var er echoRound
+// pairedRuns reports whether two runs next to each other in a plan are a
+// reactor server and its baseline's round paired with it, in either
+// order: they are measured together (runSecurePair).
+func pairedRuns(x, y secureRun) bool {
+	return (y.pairOf != "" && y.pairOf == x.sp.name) || (x.pairOf != "" && x.pairOf == y.sp.name)
+}
+
+// secureMeter measures one server of the secure echo: the server, its
+// client, and what the server had used when the measurement began.
+type secureMeter struct {
+	srv    *server
+	cl     *secureClient
+	sA, s0 map[string]int64
+	c0     int64
+	v0, i0 int64
+	ph     phaseResult // the load phases, summed
+}
+
+func startSecureMeter(cfg *config, sp spec) (*secureMeter, error) {
 	srv, err := startServer(sp, "echo")
 	if err != nil {
-		return er, err
+		return nil, err
 	}
-	defer srv.stop()
 	cl, err := newSecureClient(sp.impl, srv.addr, cfg.conns, cfg.size)
 	if err != nil {
-		return er, err
+		srv.stop()
+		return nil, err
 	}
-	defer cl.close()
-	if _, err := cl.phase(cfg.warmup, false); err != nil {
-		return er, err
+	return &secureMeter{srv: srv, cl: cl}, nil
+}
+
+func (m *secureMeter) close() {
+	m.cl.close()
+	m.srv.stop()
+}
+
+// begin notes what the server has used so far (after the warm-up).
+func (m *secureMeter) begin() error {
+	var err error
+	if m.sA, err = m.srv.stats(); err != nil {
+		return err
 	}
-	sA, err := srv.stats()
+	if m.s0, err = m.srv.stats(); err != nil {
+		return err
+	}
+	if m.c0, err = cpuTicks(m.srv.pid); err != nil {
+		return err
+	}
+	m.v0, m.i0, err = ctxSwitches(m.srv.pid)
+	return err
+}
+
+// load runs one phase of load and adds it up.
+func (m *secureMeter) load(d time.Duration) error {
+	ph, err := m.cl.phase(d, true)
+	if err != nil {
+		return err
+	}
+	m.ph.msgs += ph.msgs
+	m.ph.elapsed += ph.elapsed
+	m.ph.cpu += ph.cpu
+	m.ph.rtts = append(m.ph.rtts, ph.rtts...)
+	return nil
+}
+
+// end makes the round's figures: rates over the time under load, the
+// server's CPU and switches over the whole measurement (a server waiting
+// for its slice sleeps; what it spends meanwhile is counted too).
+func (m *secureMeter) end() (echoRound, error) {
+	var er echoRound
+	c1, err := cpuTicks(m.srv.pid)
 	if err != nil {
 		return er, err
 	}
-	s0, err := srv.stats()
+	v1, i1, err := ctxSwitches(m.srv.pid)
 	if err != nil {
 		return er, err
 	}
-	c0, err := cpuTicks(srv.pid)
+	s1, err := m.srv.stats()
 	if err != nil {
 		return er, err
 	}
-	v0, i0, err := ctxSwitches(srv.pid)
-	if err != nil {
-		return er, err
-	}
-	ph, err := cl.phase(cfg.dur, true)
-	if err != nil {
-		return er, err
-	}
-	c1, err := cpuTicks(srv.pid)
-	if err != nil {
-		return er, err
-	}
-	v1, i1, err := ctxSwitches(srv.pid)
-	if err != nil {
-		return er, err
-	}
-	s1, err := srv.stats()
-	if err != nil {
-		return er, err
-	}
+	ph := m.ph
 	if ph.msgs == 0 {
 		return er, fmt.Errorf("no messages echoed")
 	}
-	m := float64(ph.msgs)
-	er.rate = m / ph.elapsed.Seconds()
+	n := float64(ph.msgs)
+	er.rate = n / ph.elapsed.Seconds()
 	slices.Sort(ph.rtts)
 	er.p50 = ph.rtts[len(ph.rtts)*50/100]
 	er.p99 = ph.rtts[min(len(ph.rtts)-1, len(ph.rtts)*99/100)]
-	er.cpuPerMsg = time.Duration(float64(c1-c0) * float64(tickDur) / m)
-	er.mallocN = max(0, (s1["mallocs"]-s0["mallocs"])-(s0["mallocs"]-sA["mallocs"]))
-	er.mallocs = float64(er.mallocN) / m
-	er.clientCPU = time.Duration(float64(ph.cpu) / m)
-	er.volSwitches = float64(v1-v0) / m
-	er.involSwitches = float64(i1-i0) / m
+	er.cpuPerMsg = time.Duration(float64(c1-m.c0) * float64(tickDur) / n)
+	er.mallocN = max(0, (s1["mallocs"]-m.s0["mallocs"])-(m.s0["mallocs"]-m.sA["mallocs"]))
+	er.mallocs = float64(er.mallocN) / n
+	er.clientCPU = time.Duration(float64(ph.cpu) / n)
+	er.volSwitches = float64(v1-m.v0) / n
+	er.involSwitches = float64(i1-m.i0) / n
 	return er, nil
+}
+
+// runSecureRound measures one server of the secure echo.
+func runSecureRound(cfg *config, sp spec) (echoRound, error) {
+	m, err := startSecureMeter(cfg, sp)
+	if err != nil {
+		return echoRound{}, err
+	}
+	defer m.close()
+	if _, err := m.cl.phase(cfg.warmup, false); err != nil {
+		return echoRound{}, err
+	}
+	if err := m.begin(); err != nil {
+		return echoRound{}, err
+	}
+	if err := m.load(cfg.dur); err != nil {
+		return echoRound{}, err
+	}
+	return m.end()
+}
+
+// secureSlice is how long one server is loaded at a time in a paired
+// round (runSecurePair).
+const secureSlice = 250 * time.Millisecond
+
+// sliceOwner says which of a pair (0: the first, 1: the second) has slice
+// k of a paired round: A B B A, A B B A, ..., so that a drift of the
+// machine's speed in the middle of a round weighs on both alike.
+func sliceOwner(k int) int {
+	if k%4 == 1 || k%4 == 2 {
+		return 1
+	}
+	return 0
+}
+
+// runSecurePair measures two servers in one round, both running and
+// connected throughout, their loads taking turns in slices of
+// secureSlice (sliceOwner), each loaded for cfg.dur in all. On this
+// shared machine a server's whole round runs either fast or slow (other
+// jobs, other virtual machines), and two rounds one after the other, one
+// per server, could catch one of each; slices a quarter of a second long
+// give both servers the same share of each.
+func runSecurePair(cfg *config, a, b spec) (echoRound, echoRound, error) {
+	var ms [2]*secureMeter
+	for i, sp := range []spec{a, b} {
+		m, err := startSecureMeter(cfg, sp)
+		if err != nil {
+			return echoRound{}, echoRound{}, fmt.Errorf("%s: %w", sp.name, err)
+		}
+		defer m.close()
+		ms[i] = m
+	}
+	for _, m := range ms {
+		if _, err := m.cl.phase(cfg.warmup, false); err != nil {
+			return echoRound{}, echoRound{}, err
+		}
+	}
+	for _, m := range ms {
+		if err := m.begin(); err != nil {
+			return echoRound{}, echoRound{}, err
+		}
+	}
+	n := max(1, int(cfg.dur/secureSlice))
+	d := cfg.dur / time.Duration(n)
+	for k := 0; k < 2*n; k++ {
+		i := sliceOwner(k)
+		if err := ms[i].load(d); err != nil {
+			return echoRound{}, echoRound{}, fmt.Errorf("%s: %w", []spec{a, b}[i].name, err)
+		}
+	}
+	var ers [2]echoRound
+	for i, m := range ms {
+		er, err := m.end()
+		if err != nil {
+			return echoRound{}, echoRound{}, err
+		}
+		ers[i] = er
+	}
+	return ers[0], ers[1], nil
 }
 
 // reportSecure writes the secure echo's table.
@@ -449,11 +563,11 @@ func reportSecure(w io.Writer, cfg *config, res *results) {
 	if len(res.secure) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d rounds (each reactor server's next to one of its baseline's, so a baseline runs once per server paired with it), medians\n",
-		cfg.conns, cfg.size, cfg.dur, cfg.secureRounds)
+	fmt.Fprintf(w, "TLS and WebSocket echo: %d connections ping-ponging %d-byte messages, %v per round, %d rounds (each reactor server measured together with a run of its baseline, their loads taking turns every %v, so a baseline runs once per server paired with it), medians\n",
+		cfg.conns, cfg.size, cfg.dur, cfg.secureRounds, min(secureSlice, cfg.dur))
 	fmt.Fprintf(w, "  reactor-tls: core.ListenTLS, Run, the default backend (epoll); /portable: the portable backend; std-tls: crypto/tls listener, goroutine per connection, 4 KiB buffer\n")
 	fmt.Fprintf(w, "  reactor-ws: core/ws.Handler on net/http, Run (/portable as above; /mixed: a TCP listener on the poller too, as in the example game server, so the main thread sleeps in the poller); coder-ws: coder/websocket v1.8.15 Accept + NetConn, goroutine per connection, 4 KiB buffer\n")
-	fmt.Fprintf(w, "  ratio: msgs/s against a round of the baseline run next to it (the pair's order alternating), per round, median [min..max] (goal >= 0.9x); CPU: the server's utime+stime per message\n")
+	fmt.Fprintf(w, "  ratio: msgs/s against the baseline measured with it (the pair's order alternating), per round, median [min..max] (goal >= 0.9x); CPU: the server's utime+stime per message (while the other of the pair is loaded too)\n")
 	fmt.Fprintf(w, "  switches: the server's threads' context switches per message, voluntary (slept) + involuntary (preempted), from /proc\n")
 	fmt.Fprintf(w, "  client: a goroutine per connection (crypto/tls, coder/websocket), its process CPU per message\n\n")
 	t := &table{}
