@@ -152,3 +152,59 @@ func TestReaderWritesTheAnswer(t *testing.T) {
 		t.Logf("the reader wrote %d of %d echoes", server.assisted, rounds)
 	})
 }
+
+// TestReaderOffersLessWhenUnanswered: a peer streams 4 MiB one way into a
+// protocol that never answers. The reader, finding no answer after its
+// offers, offers less and less often (down to one read in 64), so that a
+// one-way stream does not pay the reader's wait on every read.
+func TestReaderOffersLessWhenUnanswered(t *testing.T) {
+	if !canTellSendRoom {
+		t.Skip("the reader never writes on this platform (no SO_MEMINFO)")
+	}
+	cert, pool := testCert(t)
+	forEach(t, func(t *testing.T, h *harness) {
+		r := h.newReactor()
+		const total = 4 << 20
+		var server *goConn
+		got := 0
+		port, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}},
+			FactoryFunc(func(net.Addr) (Protocol, error) {
+				p := &protoFuncs{}
+				p.made = func(tr Transport) { server, _ = tr.(*goConn) }
+				p.data = func(b []byte) { got += len(b) }
+				p.lost = func(error) { _ = r.Stop() }
+				return p, nil
+			}))
+		must(t, err)
+		peerErr := make(chan error, 1)
+		go func() {
+			peerErr <- func() error {
+				c, err := tls.Dial("tcp", port.Addr().String(), &tls.Config{RootCAs: pool})
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				buf := make([]byte, 1<<10)
+				for sent := 0; sent < total; sent += len(buf) {
+					if _, err := c.Write(buf); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+		h.runReactor(r)
+		if err := <-peerErr; err != nil {
+			t.Fatalf("peer: %v", err)
+		}
+		if got != total || server == nil {
+			t.Fatalf("received %d of %d bytes (goroutine-backed: %v)", got, total, server != nil)
+		}
+		// Run has returned: the reader has ended.
+		if server.offers > server.reads/16+8 {
+			t.Fatalf("the reader offered to write %d times in %d reads, none answered", server.offers, server.reads)
+		}
+		t.Logf("%d offers in %d reads", server.offers, server.reads)
+	})
+}

@@ -64,6 +64,9 @@ type goConn struct {
 	// assisted counts the jobs the reader did; tests read it once the
 	// connection has ended.
 	assisted int
+	// The reader's own: the reads that returned bytes, and its offers.
+	// Tests read them once the connection has ended.
+	reads, offers int
 
 	// Main thread only.
 	pend  []byte // written, not yet handed to the writer
@@ -243,9 +246,10 @@ func (g *goConn) reader() {
 		}
 		// A connection whose reads go unanswered (a stream one way) is
 		// offered less and less often, down to one read in maxAssistSkip.
+		g.reads++
 		if skip > 0 {
 			skip--
-		} else if g.offer() {
+		} else if g.offers++; g.offer() {
 			misses = 0
 		} else {
 			misses = min(2*misses+1, maxAssistSkip)
