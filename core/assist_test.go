@@ -5,6 +5,7 @@ package core
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -88,63 +89,77 @@ func TestStreamEchoWhilePeerWritesFirst(t *testing.T) {
 	})
 }
 
+// runTLSPeer runs a reactor with one TLS server connection whose
+// DataReceived is data (it stops the reactor when the connection ends),
+// and a Go TLS client that runs peer on its end; it returns the server's
+// connection, once Run has returned and the connection's goroutines have
+// ended.
+func runTLSPeer(t *testing.T, h *harness, cert tls.Certificate, pool *x509.CertPool,
+	data func(tr Transport, b []byte), peer func(c net.Conn) error) *goConn {
+	t.Helper()
+	r := h.newReactor()
+	var server *goConn
+	port, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}},
+		FactoryFunc(func(net.Addr) (Protocol, error) {
+			p := &protoFuncs{}
+			p.made = func(tr Transport) { server, _ = tr.(*goConn) }
+			p.data = func(b []byte) { data(p.t, b) }
+			p.lost = func(error) { _ = r.Stop() }
+			return p, nil
+		}))
+	must(t, err)
+	peerErr := make(chan error, 1)
+	go func() {
+		c, err := tls.Dial("tcp", port.Addr().String(), &tls.Config{RootCAs: pool})
+		if err != nil {
+			peerErr <- err
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		peerErr <- peer(c)
+	}()
+	h.runReactor(r)
+	if err := <-peerErr; err != nil {
+		t.Fatalf("peer: %v", err)
+	}
+	if server == nil {
+		t.Fatal("the server's connection is not goroutine-backed")
+	}
+	return server
+}
+
 // TestReaderWritesTheAnswer: in a TLS ping-pong, the reactor's reader,
 // not its writer goroutine, writes the echoes, at least now and then
 // (most on a quiet machine; the main thread may be late on a busy one),
-// where the main thread answers at once (Run, Interleave). If offer never took a job, the writer would be woken for
-// every message, which is what offer is there to save.
+// where the main thread answers at once (Run, Interleave). If offer never
+// took a job, the writer would be woken for every message, which is what
+// offer is there to save.
 func TestReaderWritesTheAnswer(t *testing.T) {
 	if !canTellSendRoom {
 		t.Skip("the reader never writes on this platform (no SO_MEMINFO)")
 	}
 	cert, pool := testCert(t)
 	forEach(t, func(t *testing.T, h *harness) {
-		r := h.newReactor()
-		var server *goConn
-		port, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}},
-			FactoryFunc(func(net.Addr) (Protocol, error) {
-				p := &protoFuncs{}
-				p.made = func(tr Transport) { server, _ = tr.(*goConn) }
-				p.data = func(b []byte) { _, _ = p.t.Write(b) }
-				p.lost = func(error) { _ = r.Stop() }
-				return p, nil
-			}))
-		must(t, err)
 		const rounds = 1000
-		peerErr := make(chan error, 1)
-		go func() {
-			peerErr <- func() error {
-				c, err := tls.Dial("tcp", port.Addr().String(), &tls.Config{RootCAs: pool})
-				if err != nil {
+		echo := func(tr Transport, b []byte) { _, _ = tr.Write(b) }
+		server := runTLSPeer(t, h, cert, pool, echo, func(c net.Conn) error {
+			msg, back := make([]byte, 64), make([]byte, 64)
+			for i := 0; i < rounds; i++ {
+				msg[0] = byte(i)
+				if _, err := c.Write(msg); err != nil {
 					return err
 				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				msg, back := make([]byte, 64), make([]byte, 64)
-				for i := 0; i < rounds; i++ {
-					msg[0] = byte(i)
-					if _, err := c.Write(msg); err != nil {
-						return err
-					}
-					if _, err := io.ReadFull(c, back); err != nil {
-						return err
-					}
-					if !bytes.Equal(back, msg) {
-						return fmt.Errorf("round %d: the echo differs", i)
-					}
+				if _, err := io.ReadFull(c, back); err != nil {
+					return err
 				}
-				return nil
-			}()
-		}()
-		h.runReactor(r)
-		if err := <-peerErr; err != nil {
-			t.Fatalf("peer: %v", err)
-		}
-		if server == nil {
-			t.Fatal("the server's connection is not goroutine-backed")
-		}
-		// Run has returned: the connection's goroutines have ended. A
-		// driver that drains on a frame tick answers a frame later, long
+				if !bytes.Equal(back, msg) {
+					return fmt.Errorf("round %d: the echo differs", i)
+				}
+			}
+			return nil
+		})
+		// A driver that drains on a frame tick answers a frame later, long
 		// after the reader has stopped waiting.
 		if server.assisted == 0 && h.drv.name != "drain" {
 			t.Fatalf("the reader wrote none of the %d echoes", rounds)
@@ -163,45 +178,21 @@ func TestReaderOffersLessWhenUnanswered(t *testing.T) {
 	}
 	cert, pool := testCert(t)
 	forEach(t, func(t *testing.T, h *harness) {
-		r := h.newReactor()
 		const total = 4 << 20
-		var server *goConn
 		got := 0
-		port, err := r.ListenTLS("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}},
-			FactoryFunc(func(net.Addr) (Protocol, error) {
-				p := &protoFuncs{}
-				p.made = func(tr Transport) { server, _ = tr.(*goConn) }
-				p.data = func(b []byte) { got += len(b) }
-				p.lost = func(error) { _ = r.Stop() }
-				return p, nil
-			}))
-		must(t, err)
-		peerErr := make(chan error, 1)
-		go func() {
-			peerErr <- func() error {
-				c, err := tls.Dial("tcp", port.Addr().String(), &tls.Config{RootCAs: pool})
-				if err != nil {
+		count := func(_ Transport, b []byte) { got += len(b) }
+		server := runTLSPeer(t, h, cert, pool, count, func(c net.Conn) error {
+			buf := make([]byte, 1<<10)
+			for sent := 0; sent < total; sent += len(buf) {
+				if _, err := c.Write(buf); err != nil {
 					return err
 				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				buf := make([]byte, 1<<10)
-				for sent := 0; sent < total; sent += len(buf) {
-					if _, err := c.Write(buf); err != nil {
-						return err
-					}
-				}
-				return nil
-			}()
-		}()
-		h.runReactor(r)
-		if err := <-peerErr; err != nil {
-			t.Fatalf("peer: %v", err)
+			}
+			return nil
+		})
+		if got != total {
+			t.Fatalf("received %d of %d bytes", got, total)
 		}
-		if got != total || server == nil {
-			t.Fatalf("received %d of %d bytes (goroutine-backed: %v)", got, total, server != nil)
-		}
-		// Run has returned: the reader has ended.
 		if server.offers > server.reads/16+8 {
 			t.Fatalf("the reader offered to write %d times in %d reads, none answered", server.offers, server.reads)
 		}
